@@ -1,0 +1,171 @@
+/**
+ * The agent: builds its components from the config, starts them in
+ * dependency order (log, api, probes), stops them in reverse within a
+ * deadline, and applies a reloaded config.
+ *
+ * @module
+ */
+
+import type { Config, ProbeConfig } from "./config/schema.ts";
+import type { HostPort } from "./config/reader.ts";
+import type { Logger } from "./log/logger.ts";
+import { errorMessage } from "./errors.ts";
+import { ApiServer } from "./api/server.ts";
+import type { Readiness } from "./api/app.ts";
+import { ProbeBoard } from "./probe/board.ts";
+import { ProbeScheduler } from "./probe/scheduler.ts";
+import { PROBES } from "./probe/registry.ts";
+import { VERSION } from "./version.ts";
+
+/** A part of the agent with a lifecycle. */
+export interface Component {
+  readonly name: string;
+  /** Start; reject with the reason when the component cannot run. */
+  start(): Promise<void>;
+  /** Stop taking work, finish what is in flight, release everything. */
+  stop(): Promise<void>;
+  /** `undefined` when ready, else what is wrong. */
+  readiness?(): string | undefined;
+  /** Apply a new, already validated config. */
+  reload?(config: Config): Promise<void> | void;
+}
+
+/** The outcome of {@linkcode Agent.start}. */
+export type StartResult = { ok: true } | { ok: false; component: string; error: string };
+
+/** The outcome of {@linkcode Agent.stop}: components that missed the deadline, if any. */
+export interface StopResult {
+  ok: boolean;
+  late: string[];
+}
+
+/** Options for {@linkcode Agent}. */
+export interface AgentOptions {
+  config: Config;
+  logger: Logger;
+}
+
+/** The running agent. */
+export class Agent {
+  #config: Config;
+  readonly #logger: Logger;
+  readonly startedAt = Date.now();
+  readonly board = new ProbeBoard();
+  readonly #api: ApiServer;
+  readonly #scheduler: ProbeScheduler;
+  readonly #components: Component[];
+  #started: Component[] = [];
+
+  constructor(options: AgentOptions) {
+    this.#config = options.config;
+    this.#logger = options.logger;
+    this.#api = new ApiServer(this.#config.server.listen, {
+      version: VERSION,
+      startedAt: this.startedAt,
+      server: () => this.#config.server,
+      board: this.board,
+      readiness: () => this.readiness(),
+      logger: this.#logger,
+    });
+    this.#scheduler = new ProbeScheduler({
+      registry: PROBES,
+      board: this.board,
+      logger: this.#logger.child({ component: "probes" }),
+    });
+    const probes: Component = {
+      name: "probes",
+      start: () => Promise.resolve(this.#scheduler.update(this.#probeConfigs(this.#config))),
+      stop: () => this.#scheduler.stop(),
+      reload: (config) => this.#scheduler.update(this.#probeConfigs(config)),
+    };
+    this.#components = [this.#api, probes];
+  }
+
+  /** The config in force. */
+  get config(): Config {
+    return this.#config;
+  }
+
+  /** The address the API is bound to, once started. */
+  get apiAddr(): HostPort | undefined {
+    return this.#api.addr;
+  }
+
+  /** Start every component in order; on a failure, stop the ones started and report which failed. */
+  async start(): Promise<StartResult> {
+    for (const component of this.#components) {
+      try {
+        await component.start();
+        this.#started.push(component);
+      } catch (err) {
+        await this.stop(this.#config.server.shutdown_timeout);
+        return { ok: false, component: component.name, error: errorMessage(err) };
+      }
+    }
+    this.#logger.info("started", {
+      version: VERSION,
+      probes: this.#config.probes.length,
+      pid: Deno.pid,
+    });
+    return { ok: true };
+  }
+
+  /** Stop the started components in reverse order; give up waiting after `deadlineMs`. */
+  async stop(deadlineMs: number): Promise<StopResult> {
+    const late: string[] = [];
+    const until = Date.now() + deadlineMs;
+    for (const component of this.#started.reverse()) {
+      const left = Math.max(0, until - Date.now());
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<"late">((resolve) =>
+        timer = setTimeout(() => resolve("late"), left)
+      );
+      try {
+        const outcome = await Promise.race([
+          component.stop().then(() => "done" as const),
+          timedOut,
+        ]);
+        if (outcome === "late") late.push(component.name);
+      } catch (err) {
+        this.#logger.error("stop failed", { component: component.name, err: errorMessage(err) });
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    this.#started = [];
+    return { ok: late.length === 0, late };
+  }
+
+  /** Apply a new validated config to every component that can take it. */
+  async reload(config: Config): Promise<void> {
+    const listenChanged = JSON.stringify(config.server.listen) !==
+      JSON.stringify(this.#config.server.listen);
+    if (listenChanged) {
+      this.#logger.warn("server.listen changed: takes effect after a restart");
+      config = { ...config, server: { ...config.server, listen: this.#config.server.listen } };
+    }
+    this.#config = config;
+    for (const component of this.#started) await component.reload?.(config);
+  }
+
+  /** Every component's readiness. */
+  readiness(): Readiness[] {
+    return this.#components.map((c) => {
+      const started = this.#started.includes(c);
+      const reason = started ? c.readiness?.() : "not started";
+      return { component: c.name, ready: reason === undefined, reason };
+    });
+  }
+
+  /** The probes to run: the default self-probe (URL port 0) points at the port actually bound. */
+  #probeConfigs(config: Config): ProbeConfig[] {
+    const port = this.#api.addr?.port;
+    return config.probes.map((p) => {
+      if (!p.url || port === undefined) return p;
+      const url = new URL(p.url);
+      if (url.port !== "0") return p;
+      url.port = String(port);
+      return { ...p, url: url.href };
+    });
+  }
+}

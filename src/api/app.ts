@@ -1,0 +1,85 @@
+/**
+ * The HTTP API (SPEC §6) as a Hono app. Every error, thrown anywhere, becomes
+ * one JSON answer `{ "error": { "code", "message" } }` in `onError`.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { bodyLimit } from "hono/body-limit";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ServerConfig } from "../config/schema.ts";
+import type { Logger } from "../log/logger.ts";
+import type { ProbeBoard } from "../probe/board.ts";
+import { errorMessage } from "../errors.ts";
+import type { ApiEnv, ApiErrorBody } from "./env.ts";
+import { access } from "./middleware/access.ts";
+import { healthRoutes, type Readiness } from "./routes/health.ts";
+import { statusRoutes } from "./routes/status.ts";
+import { probeRoutes } from "./routes/probes.ts";
+
+export type { Readiness };
+
+/** What the API reads from the running agent. */
+export interface ApiDeps {
+  version: string;
+  startedAt: number;
+  /** The current server settings (tokens, body limit): re-read per request, so reloads apply. */
+  server: () => ServerConfig;
+  board: ProbeBoard;
+  /** Each component's readiness. */
+  readiness: () => Readiness[];
+  logger: Logger;
+}
+
+const CODES: Record<number, string> = {
+  400: "bad_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+  503: "unavailable",
+};
+
+/** Build a JSON error response. */
+export function errorResponse(status: number, message: string, headers?: Headers): Response {
+  const body: ApiErrorBody = { error: { code: CODES[status] ?? "error", message } };
+  const h = new Headers(headers);
+  h.set("Content-Type", "application/json");
+  return new Response(JSON.stringify(body), { status, headers: h });
+}
+
+/** Build the API app. */
+export function createApp(deps: ApiDeps): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+  app.use(access({
+    tokens: () => ({ read: deps.server().read_token, write: deps.server().write_token }),
+    open: ["/healthz", "/readyz"],
+  }));
+  app.use(async (c, next) => {
+    if (c.req.method === "GET" || c.req.method === "HEAD") return await next();
+    const limit = deps.server().max_body;
+    return await bodyLimit({
+      maxSize: limit,
+      onError: () => {
+        throw new HTTPException(413, { message: `request body over ${limit} bytes` });
+      },
+    })(c, next);
+  });
+  app.route("/", healthRoutes(deps));
+  app.route("/", statusRoutes(deps));
+  app.route("/", probeRoutes(deps));
+
+  app.notFound((c) => errorResponse(404, `no route for ${c.req.method} ${c.req.path}`));
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) {
+      return errorResponse(err.status as ContentfulStatusCode, err.message, err.res?.headers);
+    }
+    deps.logger.error("request failed", { path: c.req.path, err: errorMessage(err) });
+    return errorResponse(500, "internal error");
+  });
+  return app;
+}

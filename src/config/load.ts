@@ -1,0 +1,157 @@
+/**
+ * Loading the config: read the YAML file (or take the built-in defaults),
+ * expand `${VAR}` and `${VAR:-default}` in string values, apply the platform's
+ * `OTLP_*` environment variables over `otlp:`, and validate. Never throws:
+ * every failure comes back as problems that name their path.
+ *
+ * @module
+ */
+
+import { parseDocument } from "yaml";
+import { child, ConfigProblem, ConfigReader, show } from "./reader.ts";
+import { Config, validateConfig } from "./schema.ts";
+import { errorMessage } from "../errors.ts";
+
+/** Where the config was read from: a file path, or the built-in defaults. */
+export type ConfigSource = { kind: "file"; path: string } | { kind: "defaults" };
+
+/** The outcome of loading: a config and where it came from, or every problem. */
+export type LoadResult =
+  | { ok: true; config: Config; source: ConfigSource }
+  | { ok: false; problems: ConfigProblem[]; source: ConfigSource };
+
+/** Options for {@linkcode loadConfig}. */
+export interface LoadOptions {
+  /** The file given with `--config`; it must exist. Without it `./astron-watch.yaml` is used if present. */
+  path?: string;
+  /** The environment to expand from; defaults to the process environment. */
+  env?: Record<string, string>;
+}
+
+/** The file looked for when `--config` is not given. */
+export const DEFAULT_CONFIG_PATH = "./astron-watch.yaml";
+
+/**
+ * Load, expand and validate the config.
+ *
+ * @returns `{ ok: true, config, source }`, or `{ ok: false, problems }` with each
+ * problem's path (`probes[2].timeout`), or the file and line for broken YAML.
+ */
+export async function loadConfig(options: LoadOptions = {}): Promise<LoadResult> {
+  const env = options.env ?? Deno.env.toObject();
+  const path = options.path ?? DEFAULT_CONFIG_PATH;
+  let text: string | undefined;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound) || options.path !== undefined) {
+      const why = err instanceof Deno.errors.NotFound ? "no such file" : errorMessage(err);
+      const source: ConfigSource = { kind: "file", path };
+      return { ok: false, source, problems: [{ path: "", message: `${path}: ${why}` }] };
+    }
+  }
+  const source: ConfigSource = text === undefined ? { kind: "defaults" } : { kind: "file", path };
+  return { source, ...parseConfigText(text ?? "", env, path) };
+}
+
+/**
+ * Parse config text: YAML, then `${VAR}` expansion, `OTLP_*` overrides and validation.
+ *
+ * @param text the YAML; empty text means "all defaults".
+ * @param env the variables for expansion and overrides.
+ * @param name the file name used in YAML syntax errors.
+ */
+export function parseConfigText(
+  text: string,
+  env: Record<string, string>,
+  name = "config",
+): { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] } {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const pos = e.linePos?.[0];
+    const where = pos ? `${name}:${pos.line}:${pos.col}` : name;
+    const message = e.message.split("\n")[0].replace(/ at line \d+, column \d+.*$/, "");
+    return { ok: false, problems: [{ path: "", message: `${where}: broken YAML: ${message}` }] };
+  }
+  const raw = doc.toJS({ maxAliasCount: 100 });
+  const r = new ConfigReader();
+  const expanded = expandTree(raw, "", env, r);
+  if (r.problems.length) return { ok: false, problems: r.problems };
+  const result = validateConfig(expanded);
+  if (!result.ok) return result;
+  applyOtlpEnv(result.config, env, r);
+  return r.problems.length ? { ok: false, problems: r.problems } : result;
+}
+
+const VAR_RE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$\{[^}]*\}?/g;
+
+/**
+ * Expand `${VAR}`, `${VAR:-default}` (default when unset or empty), `${VAR-default}`
+ * (default when unset) and `$$` (a literal `$`) in one string.
+ *
+ * @returns the expanded text, or an error message for a malformed reference.
+ * @example
+ * ```ts
+ * expandVars("${HOST:-127.0.0.1}:${PORT}", { PORT: "80" }); // { value: "127.0.0.1:80" }
+ * ```
+ */
+export function expandVars(
+  text: string,
+  env: Record<string, string>,
+): { value: string } | { error: string } {
+  let error: string | undefined;
+  const value = text.replace(VAR_RE, (match: string, name?: string, fallback?: string) => {
+    if (match === "$$") return "$";
+    if (name === undefined) {
+      error ??= `${
+        show(match)
+      } is not a valid variable reference (like \${NAME} or \${NAME:-default})`;
+      return match;
+    }
+    const v = env[name];
+    if (fallback === undefined) return v ?? "";
+    const emptyCounts = match.includes(":-");
+    return v === undefined || (emptyCounts && v === "") ? fallback : v;
+  });
+  return error === undefined ? { value } : { error };
+}
+
+function expandTree(
+  value: unknown,
+  path: string,
+  env: Record<string, string>,
+  r: ConfigReader,
+): unknown {
+  if (typeof value === "string") {
+    if (!value.includes("$")) return value;
+    const out = expandVars(value, env);
+    if ("error" in out) return r.fail(path, out.error);
+    return out.value;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => expandTree(v, child(path, i), env, r));
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = expandTree(v, child(path, k), env, r);
+    return out;
+  }
+  return value;
+}
+
+/**
+ * The platform's `OTLP_*` variables win over the file's `otlp:` section
+ * (`reference/astron-facts.md`). Problems name the variable.
+ */
+function applyOtlpEnv(config: Config, env: Record<string, string>, r: ConfigReader): void {
+  const enable = env.OTLP_ENABLE?.trim().toLowerCase();
+  if (enable) config.otlp.enable = !["0", "false", "no", "off"].includes(enable);
+  const endpoint = env.OTLP_ENDPOINT?.trim();
+  if (endpoint) {
+    const valid = /^https?:\/\//.test(endpoint)
+      ? r.url(endpoint, "OTLP_ENDPOINT", ["http:", "https:"])
+      : r.hostPort(endpoint, "OTLP_ENDPOINT");
+    if (valid) config.otlp.endpoint = endpoint;
+  }
+  const name = env.OTLP_SERVICE_NAME?.trim() || env.SERVICE_NAME?.trim();
+  if (name) config.otlp.service_name = name;
+}

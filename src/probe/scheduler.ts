@@ -1,0 +1,185 @@
+/**
+ * The probe scheduler: runs each probe every `interval` from a fixed schedule
+ * (no drift: the next run is due one interval after the last was due, not
+ * after it ended), with start-up jitter, a bound on probes running at once,
+ * and a hard deadline: a hung target never holds a slot past its timeout.
+ *
+ * @module
+ */
+
+import type { ProbeConfig } from "../config/schema.ts";
+import type { Logger } from "../log/logger.ts";
+import { formatDuration } from "../config/units.ts";
+import type { ProbeBoard } from "./board.ts";
+import type { ProbeRegistry, ProbeResult } from "./types.ts";
+
+/** Options for {@linkcode ProbeScheduler}. */
+export interface ProbeSchedulerOptions {
+  registry: ProbeRegistry;
+  board: ProbeBoard;
+  logger: Logger;
+  /** Most probes running at once; default 64. */
+  maxConcurrent?: number;
+  /** Called after every run (metrics hook). */
+  onResult?: (config: ProbeConfig, result: ProbeResult) => void;
+}
+
+interface Task {
+  config: ProbeConfig;
+  dueAt: number;
+  timer?: ReturnType<typeof setTimeout>;
+  running?: Promise<void>;
+  stopped: boolean;
+}
+
+/**
+ * Run `probe` with a hard deadline: after `timeoutMs` the signal aborts and a
+ * timeout result is returned even if the probe ignores the signal.
+ */
+export async function runWithDeadline(
+  run: (signal: AbortSignal) => Promise<ProbeResult>,
+  timeoutMs: number,
+  outer?: AbortSignal,
+): Promise<ProbeResult> {
+  const started_at = Date.now();
+  const t0 = performance.now();
+  const controller = new AbortController();
+  const onOuter = () => controller.abort(outer?.reason);
+  outer?.addEventListener("abort", onOuter, { once: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<ProbeResult>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort(new DOMException("probe timed out", "TimeoutError"));
+      resolve({
+        ok: false,
+        reason: `timed out after ${formatDuration(timeoutMs)}`,
+        phases: { total: Math.round((performance.now() - t0) * 1000) / 1000 },
+        started_at,
+      });
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([run(controller.signal), deadline]);
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener("abort", onOuter);
+    controller.abort();
+  }
+}
+
+/** Runs the configured probes on their schedules until stopped. */
+export class ProbeScheduler {
+  readonly #options: ProbeSchedulerOptions;
+  readonly #tasks = new Map<string, Task>();
+  readonly #waiting: (() => void)[] = [];
+  readonly #stop = new AbortController();
+  #running = 0;
+
+  constructor(options: ProbeSchedulerOptions) {
+    this.#options = options;
+  }
+
+  /** Start (or re-plan) the schedule for `configs`: removed probes stop, new ones start, changed ones restart. */
+  update(configs: readonly ProbeConfig[]): void {
+    this.#options.board.sync(configs);
+    const wanted = new Map(configs.map((c) => [c.name, c]));
+    for (const [name, task] of this.#tasks) {
+      const next = wanted.get(name);
+      if (!next || JSON.stringify(next) !== JSON.stringify(task.config)) this.#cancel(name);
+    }
+    const now = Date.now();
+    for (const config of configs) {
+      if (this.#tasks.has(config.name)) continue;
+      const jitter = config.jitter > 0 ? Math.floor(Math.random() * config.jitter) : 0;
+      const task: Task = { config, dueAt: now + jitter, stopped: false };
+      this.#tasks.set(config.name, task);
+      this.#arm(task);
+    }
+  }
+
+  /** Stop scheduling, abort probes in flight, and wait for them to end. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    const running = [...this.#tasks.values()].map((t) => t.running);
+    for (const name of [...this.#tasks.keys()]) this.#cancel(name);
+    for (const wake of this.#waiting.splice(0)) wake();
+    await Promise.all(running);
+  }
+
+  /** How many probes are running now. */
+  get inFlight(): number {
+    return this.#running;
+  }
+
+  #cancel(name: string): void {
+    const task = this.#tasks.get(name);
+    if (!task) return;
+    task.stopped = true;
+    clearTimeout(task.timer);
+    this.#tasks.delete(name);
+  }
+
+  #arm(task: Task): void {
+    if (task.stopped) return;
+    task.timer = setTimeout(() => this.#fire(task), Math.max(0, task.dueAt - Date.now()));
+  }
+
+  #fire(task: Task): void {
+    const { interval } = task.config;
+    task.dueAt += interval;
+    const now = Date.now();
+    // A stall (a suspended host) skips the missed runs instead of bursting them.
+    if (task.dueAt <= now) task.dueAt += Math.ceil((now - task.dueAt + 1) / interval) * interval;
+    // A run still waiting for a slot makes this one redundant: skip it.
+    if (!task.running) {
+      task.running = this.#runOnce(task).finally(() => {
+        task.running = undefined;
+      });
+    }
+    this.#arm(task);
+  }
+
+  async #runOnce(task: Task): Promise<void> {
+    await this.#acquire();
+    try {
+      if (task.stopped || this.#stop.signal.aborted) return;
+      const { config } = task;
+      const probe = this.#options.registry[config.type];
+      const result = await runWithDeadline(
+        (signal) => probe(config, { signal }),
+        config.timeout,
+        this.#stop.signal,
+      );
+      if (task.stopped) return;
+      const before = this.#options.board.status(config.name)?.state;
+      const state = this.#options.board.record(config.name, result);
+      this.#options.onResult?.(config, result);
+      if (state !== before && state !== "pending") {
+        const log = this.#options.logger.child({ probe: config.name });
+        if (state === "down") log.warn("probe down", { reason: result.reason });
+        else log.info("probe up", { ms: result.phases.total });
+      }
+    } finally {
+      this.#release();
+    }
+  }
+
+  #acquire(): Promise<void> {
+    const max = this.#options.maxConcurrent ?? 64;
+    if (this.#running < max) {
+      this.#running++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) =>
+      this.#waiting.push(() => {
+        this.#running++;
+        resolve();
+      })
+    );
+  }
+
+  #release(): void {
+    this.#running--;
+    this.#waiting.shift()?.();
+  }
+}
