@@ -55,6 +55,7 @@ export class Agent {
   readonly #scheduler: ProbeScheduler;
   readonly #components: Component[];
   #started: Component[] = [];
+  #starting?: Promise<StartResult>;
 
   constructor(options: AgentOptions) {
     this.#config = options.config;
@@ -92,13 +93,18 @@ export class Agent {
   }
 
   /** Start every component in order; on a failure, stop the ones started and report which failed. */
-  async start(): Promise<StartResult> {
+  start(): Promise<StartResult> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<StartResult> {
     for (const component of this.#components) {
       try {
         await component.start();
         this.#started.push(component);
       } catch (err) {
-        await this.stop(this.#config.server.shutdown_timeout);
+        await this.#stopStarted(this.#config.server.shutdown_timeout);
         return { ok: false, component: component.name, error: errorMessage(err) };
       }
     }
@@ -110,8 +116,16 @@ export class Agent {
     return { ok: true };
   }
 
-  /** Stop the started components in reverse order; give up waiting after `deadlineMs`. */
+  /**
+   * Stop the started components in reverse order (after a start in progress
+   * has finished); give up waiting after `deadlineMs`.
+   */
   async stop(deadlineMs: number): Promise<StopResult> {
+    await this.#starting;
+    return await this.#stopStarted(deadlineMs);
+  }
+
+  async #stopStarted(deadlineMs: number): Promise<StopResult> {
     const late: string[] = [];
     const until = Date.now() + deadlineMs;
     for (const component of this.#started.reverse()) {

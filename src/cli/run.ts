@@ -48,13 +48,15 @@ export const runCommand: Command = {
     });
     logger.info("config loaded", { source: describe(loaded.source) });
     const agent = new Agent({ config, logger });
+    // Signals are taken from before the start, so a SIGTERM during start-up still drains.
+    const stopped = untilStopped(agent, logger, loaded.source);
     const started = await agent.start();
     if (!started.ok) {
       err(`astron-watch run: ${started.component} failed to start: ${started.error}`);
       await logger.flush();
       return EXIT.failure;
     }
-    return await untilStopped(agent, logger, loaded.source);
+    return await stopped;
   },
 };
 

@@ -66,7 +66,7 @@ export function parseConfigText(
   env: Record<string, string>,
   name = "config",
 ): { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] } {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const pos = e.linePos?.[0];

@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { spawnAgent, tempDir } from "./support/agent.ts";
+
+const listenAnyPort = "server:\n  listen: 127.0.0.1:0\n  shutdown_timeout: 5s\n";
+
+Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, and SIGTERM exits 0", async () => {
+  await using dir = await tempDir();
+  // No config file in the working directory: built-in defaults, except the port (tests never use fixed ports).
+  await Deno.writeTextFile(`${dir.path}/port.yaml`, listenAnyPort);
+  const agent = await spawnAgent({ cwd: dir.path, config: `${dir.path}/port.yaml` });
+  try {
+    const health = await agent.fetch("/healthz");
+    assert.equal(health.status, 200);
+    assert.equal(await health.text(), "ok\n");
+
+    const ready = await agent.fetch("/readyz");
+    assert.equal(ready.status, 200);
+    assert.equal(await ready.text(), "ready\n");
+
+    // The self-probe of the API runs at once and shows in the table.
+    await agent.waitForLine((l) => l.msg === "probe up" && l.probe === "astron-watch");
+    const table = await (await agent.fetch("/status")).text();
+    const lines = table.split("\n");
+    assert.match(lines[0], /^astron-watch \d+\.\d+\.\d+ {2}up \d+s {2}api ok {2}probes ok$/);
+    assert.match(lines[2], /^PROBE\s+STATE\s+LAST\s+P50\s+P90\s+P99\s+UPTIME\s+LAST ERROR$/);
+    assert.match(lines[3], /^astron-watch\s+up\s+\d+s ago\s+[\d.]+ms\s+[\d.]+ms\s+[\d.]+ms\s+100\.0%\s+-$/);
+
+    const json = await (await agent.fetch("/status", { headers: { Accept: "application/json" } })).json();
+    assert.equal(json.probes[0].name, "astron-watch");
+    assert.equal(json.probes[0].state, "up");
+    assert.deepEqual(json.components.map((c: { component: string }) => c.component), ["api", "probes"]);
+    const viaQuery = await agent.fetch("/status?format=json");
+    assert.equal(viaQuery.headers.get("content-type"), "application/json");
+    await viaQuery.body?.cancel();
+
+    const t0 = Date.now();
+    agent.kill("SIGTERM");
+    const { code, stderr } = await agent.exit();
+    assert.equal(code, 0, stderr);
+    assert.ok(Date.now() - t0 < 5_000, "drained within the deadline");
+    assert.match(stderr, /"msg":"stopped"/);
+  } finally {
+    await agent.close();
+  }
+});
+
+Deno.test("SIGINT drains and exits 0 too", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/c.yaml`, listenAnyPort + "probes: []\n");
+  const agent = await spawnAgent({ config: `${dir.path}/c.yaml` });
+  try {
+    agent.kill("SIGINT");
+    const { code } = await agent.exit();
+    assert.equal(code, 0);
+  } finally {
+    await agent.close();
+  }
+});
+
+Deno.test("SIGHUP applies a valid new config and refuses an invalid one, keeping the old", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/c.yaml`;
+  const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = target.addr.port;
+  const accepting = (async () => {
+    for await (const conn of target) conn.close();
+  })();
+  await Deno.writeTextFile(file, listenAnyPort + "probes: []\n");
+  const agent = await spawnAgent({ config: file });
+  try {
+    const before = await (await agent.fetch("/api/v1/probes")).json();
+    assert.deepEqual(before.probes, []);
+
+    await Deno.writeTextFile(
+      file,
+      listenAnyPort + `probes:\n  - { name: db, type: tcp, kind: rely, target: "127.0.0.1:${port}", interval: 1s, timeout: 500ms, jitter: 0s }\n`,
+    );
+    agent.kill("SIGHUP");
+    await agent.waitForLine((l) => l.msg === "reloaded");
+    await agent.waitForLine((l) => l.msg === "probe up" && l.probe === "db");
+    const after = await (await agent.fetch("/api/v1/probes/db")).json();
+    assert.equal(after.state, "up");
+    assert.equal(after.target, `127.0.0.1:${port}`);
+
+    await Deno.writeTextFile(file, listenAnyPort + "probes:\n  - { name: db, type: tcp, target: nowhere }\n");
+    agent.kill("SIGHUP");
+    const refused = await agent.waitForLine((l) => l.msg === "reload refused: the running config is kept");
+    assert.deepEqual(refused.problems, ['probes[0].target: "nowhere" is not host:port with a port from 0 to 65535']);
+    const kept = await (await agent.fetch("/api/v1/probes")).json();
+    assert.deepEqual(kept.probes.map((p: { name: string }) => p.name), ["db"]);
+    const health = await agent.fetch("/healthz");
+    assert.equal(health.status, 200);
+    await health.body?.cancel();
+
+    agent.kill("SIGTERM");
+    assert.equal((await agent.exit()).code, 0);
+  } finally {
+    await agent.close();
+    target.close();
+    await accepting.catch(() => {});
+  }
+});
+
+Deno.test("a component that cannot start stops the agent with exit 1 and the reason", async () => {
+  await using dir = await tempDir();
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await Deno.writeTextFile(`${dir.path}/c.yaml`, `server:\n  listen: 127.0.0.1:${busy.addr.port}\n`);
+    const agent = await spawnAgent({ config: `${dir.path}/c.yaml`, waitListening: false });
+    const { code, stderr } = await agent.exit();
+    assert.equal(code, 1);
+    assert.match(
+      stderr,
+      new RegExp(`^astron-watch run: api failed to start: cannot listen on 127\\.0\\.0\\.1:${busy.addr.port}: address already in use$`, "m"),
+    );
+  } finally {
+    busy.close();
+  }
+});
+
+Deno.test("run with a broken config exits 2 naming the path, before starting anything", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/c.yaml`, "server:\n  listen: 127.0.0.1:0\nlog:\n  level: loud\n");
+  const agent = await spawnAgent({ config: `${dir.path}/c.yaml`, waitListening: false });
+  const { code, stderr } = await agent.exit();
+  assert.equal(code, 2);
+  assert.equal(stderr.trim(), 'astron-watch run: log.level: "loud" is not one of debug | info | warn | error');
+});

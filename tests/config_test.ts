@@ -1,0 +1,308 @@
+import assert from "node:assert/strict";
+import { expandVars, parseConfigText } from "../src/config/load.ts";
+import { parseDuration, parseSize } from "../src/config/units.ts";
+import { formatProblem } from "../src/config/reader.ts";
+import { starterConfig } from "../src/config/starter.ts";
+import { cli, tempDir } from "./support/agent.ts";
+
+const probe = (extra: string) => `probes:\n  - name: web\n    type: http\n    url: http://127.0.0.1:8080/\n${extra}`;
+
+/** Each config is wrong in exactly one way; the one line `check` prints must name the path. */
+const BAD_CONFIGS: { name: string; yaml: string; line: string; env?: Record<string, string> }[] = [
+  {
+    name: "a bad duration",
+    yaml: probe("    interval: fast\n"),
+    line: 'probes[0].interval: "fast" is not a duration (like 500ms, 15s, 1h, 7d)',
+  },
+  {
+    name: "a bad size",
+    yaml: "log:\n  max_size: 10XB\n",
+    line: 'log.max_size: "10XB" is not a size (like 10MB, 512KiB, 2GB)',
+  },
+  {
+    name: "a bad URL",
+    yaml: "probes:\n  - name: web\n    type: http\n    url: not a url\n",
+    line: 'probes[0].url: "not a url" is not a URL',
+  },
+  {
+    name: "a URL with the wrong scheme",
+    yaml: "probes:\n  - name: pg\n    type: postgres\n    url: http://127.0.0.1:5432/\n",
+    line: 'probes[0].url: "http://127.0.0.1:5432/" has scheme http, expected postgres or postgresql',
+  },
+  {
+    name: "a port out of range",
+    yaml: "server:\n  listen: 127.0.0.1:99999\n",
+    line: 'server.listen: "127.0.0.1:99999" is not host:port with a port from 0 to 65535',
+  },
+  {
+    name: "a bad enum value",
+    yaml: "log:\n  level: loud\n",
+    line: 'log.level: "loud" is not one of debug | info | warn | error',
+  },
+  {
+    name: "an unknown probe type",
+    yaml: "probes:\n  - name: f\n    type: ftp\n    url: http://x/\n",
+    line: 'probes[0].type: "ftp" is not one of http | tcp | postgres | redis | sse',
+  },
+  {
+    name: "a duplicate probe name",
+    yaml: probe("") + "  - name: web\n    type: tcp\n    target: 127.0.0.1:22\n",
+    line: 'probes[1].name: "web" is already used by probes[0]',
+  },
+  {
+    name: "an unknown key, with a suggestion",
+    yaml: "log:\n  levle: debug\n",
+    line: 'log.levle: unknown key (did you mean "level"?)',
+  },
+  {
+    name: "an unknown top-level key",
+    yaml: "alarms: {}\n",
+    line: "alarms: unknown key (known: server, log, store, otlp, probes)",
+  },
+  {
+    name: "broken YAML",
+    yaml: "log:\n  level: [info\n",
+    line: "broken YAML",
+  },
+  {
+    name: "a duplicate YAML key",
+    yaml: "log:\n  level: info\n  level: debug\n",
+    line: "broken YAML: Map keys must be unique",
+  },
+  {
+    name: "a tcp probe without a target",
+    yaml: "probes:\n  - name: db\n    type: tcp\n",
+    line: "probes[0].target: is required (host:port)",
+  },
+  {
+    name: "a key the probe type does not use",
+    yaml: "probes:\n  - name: db\n    type: tcp\n    target: 127.0.0.1:3306\n    url: http://x/\n",
+    line: "probes[0].url: is not used by tcp probes (use target)",
+  },
+  {
+    name: "retries of zero",
+    yaml: probe("    retries: 0\n"),
+    line: "probes[0].retries: 0 is out of range (1 to 1000)",
+  },
+  {
+    name: "an impossible status code",
+    yaml: probe("    expect:\n      status: [200, 999]\n"),
+    line: "probes[0].expect.status[1]: 999 is out of range (100 to 599)",
+  },
+  {
+    name: "a timeout longer than the interval",
+    yaml: probe("    interval: 5s\n    timeout: 10s\n"),
+    line: 'probes[0].timeout: "10s" is longer than the interval',
+  },
+  {
+    name: "an invalid regular expression",
+    yaml: probe("    expect:\n      body_regex: '(unclosed'\n"),
+    line: 'probes[0].expect.body_regex: "(unclosed" is not a valid regular expression',
+  },
+  {
+    name: "a malformed variable reference",
+    yaml: "server:\n  write_token: ${TOKEN\n",
+    line: 'server.write_token: "${TOKEN" is not a valid variable reference',
+  },
+  {
+    name: "probes that are not a list",
+    yaml: "probes: web\n",
+    line: 'probes: expected a list, got "web"',
+  },
+  {
+    name: "a bad boolean",
+    yaml: "log:\n  compress: maybe\n",
+    line: 'log.compress: "maybe" is not a boolean (true | false)',
+  },
+  {
+    name: "a bad store URL",
+    yaml: "store:\n  url: mysql://127.0.0.1/db\n",
+    line: 'store.url: "mysql://127.0.0.1/db" has scheme mysql, expected postgres or postgresql or sqlite',
+  },
+  {
+    name: "a bad OTLP_ENDPOINT in the environment",
+    yaml: "",
+    env: { OTLP_ENDPOINT: "collector" },
+    line: 'OTLP_ENDPOINT: "collector" is not host:port with a port from 0 to 65535',
+  },
+  {
+    name: "a section that is not a mapping",
+    yaml: "server: 9477\n",
+    line: "server: expected a mapping of listen, write_token",
+  },
+];
+
+Deno.test("check names the path of every single mistake, in one line, exit 2", async (t) => {
+  await using dir = await tempDir();
+  for (const [i, c] of BAD_CONFIGS.entries()) {
+    await t.step(`check rejects ${c.name}`, async () => {
+      const file = `${dir.path}/bad-${i}.yaml`;
+      await Deno.writeTextFile(file, c.yaml);
+      const result = await cli(["check", "--config", file], { env: c.env });
+      assert.equal(result.code, 2, result.stderr);
+      const lines = result.stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 1, `expected one line, got:\n${result.stderr}`);
+      assert.ok(lines[0].includes(c.line), `"${lines[0]}" should include "${c.line}"`);
+      assert.doesNotMatch(result.stderr, /\bat .*:\d+:\d+\)?$/m, "no stack trace");
+      assert.equal(result.stdout, "");
+    });
+  }
+});
+
+Deno.test("check reports broken YAML with the file, line and column", () => {
+  const r = parseConfigText("log:\n  level: [info\n", {}, "a.yaml");
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.match(formatProblem(r.problems[0]), /^a\.yaml:\d+:\d+: broken YAML: /);
+});
+
+Deno.test("check lists every problem of a config wrong in many ways", () => {
+  const r = parseConfigText("log:\n  level: loud\n  keep: -1\nserver:\n  listen: nowhere\n", {});
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.deepEqual(r.problems.map((p) => p.path), ["server.listen", "log.level", "log.keep"]);
+});
+
+Deno.test("check accepts a missing --config file as an error naming the file", async () => {
+  const result = await cli(["check", "--config", "/nonexistent/astron.yaml"]);
+  assert.equal(result.code, 2);
+  assert.equal(result.stderr.trim(), "/nonexistent/astron.yaml: no such file");
+});
+
+Deno.test("check passes the built-in defaults and the starter config", async () => {
+  await using dir = await tempDir();
+  const none = await cli(["check"], { cwd: dir.path });
+  assert.equal(none.code, 0, none.stderr);
+  assert.equal(none.stdout, "built-in defaults: ok (1 probe)\n");
+  await Deno.writeTextFile(`${dir.path}/astron-watch.yaml`, starterConfig());
+  const starter = await cli(["check"], { cwd: dir.path });
+  assert.equal(starter.code, 0, starter.stderr);
+  assert.equal(starter.stdout, "./astron-watch.yaml: ok (1 probe)\n");
+});
+
+Deno.test("defaults match the contract: store, logs, API and a probe of the API itself", () => {
+  const r = parseConfigText("", {});
+  assert.ok(r.ok);
+  if (!r.ok) return;
+  const c = r.config;
+  assert.equal(c.store.url, "sqlite:./data/astron-watch.db");
+  assert.equal(c.log.dir, "./logs");
+  assert.deepEqual(c.server.listen, { host: "127.0.0.1", port: 9477 });
+  assert.equal(c.probes.length, 1);
+  assert.equal(c.probes[0].url, "http://127.0.0.1:9477/healthz");
+  assert.equal(c.log.max_size, 10_000_000);
+  assert.equal(c.store.inline_limit, 5120);
+});
+
+Deno.test("variables expand in values, with defaults for unset or empty ones", () => {
+  const env = { HOST: "10.0.0.1", EMPTY: "", PG_PASSWORD: "s3cret" };
+  assert.deepEqual(expandVars("${HOST}:${PORT:-80}", env), { value: "10.0.0.1:80" });
+  assert.deepEqual(expandVars("${EMPTY:-x}|${EMPTY-y}|${UNSET-z}", env), { value: "x||z" });
+  assert.deepEqual(expandVars("cost $$5 ${NOPE}", env), { value: "cost $5 " });
+  const yaml = `probes:
+  - name: pg
+    type: postgres
+    kind: rely
+    url: postgres://spark:\${PG_PASSWORD}@127.0.0.1:5432/sparkdb_manager
+    interval: \${PG_INTERVAL:-15s}
+`;
+  const r = parseConfigText(yaml, env);
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+  if (!r.ok) return;
+  assert.equal(r.config.probes[0].url, "postgres://spark:s3cret@127.0.0.1:5432/sparkdb_manager");
+  assert.equal(r.config.probes[0].interval, 15_000);
+  assert.equal(r.config.probes[0].kind, "rely");
+});
+
+Deno.test("the platform's OTLP_* variables win over the otlp section", () => {
+  const yaml = "otlp:\n  enable: false\n  endpoint: 127.0.0.1:4317\n  service_name: mine\n";
+  const on = parseConfigText(yaml, {
+    OTLP_ENABLE: "1",
+    OTLP_ENDPOINT: "collector.local:4317",
+    OTLP_SERVICE_NAME: "watch-hf",
+  });
+  assert.ok(on.ok);
+  if (!on.ok) return;
+  assert.deepEqual(on.config.otlp, {
+    enable: true,
+    endpoint: "collector.local:4317",
+    service_name: "watch-hf",
+  });
+  const off = parseConfigText("otlp:\n  enable: true\n", { OTLP_ENABLE: "0", SERVICE_NAME: "svc" });
+  assert.ok(off.ok);
+  if (!off.ok) return;
+  assert.equal(off.config.otlp.enable, false);
+  assert.equal(off.config.otlp.service_name, "svc");
+});
+
+Deno.test("the SPEC's example config is valid as written", () => {
+  const yaml = `
+server:
+  listen: 127.0.0.1:9477
+  write_token: \${ASTRON_WATCH_TOKEN}
+  read_token: ""
+log: { dir: ./logs, file: astron-watch.log, level: info, format: json, max_size: 10MB, keep: 10, compress: true, flush_interval: 1s }
+store: { url: "sqlite:./data/astron-watch.db", retention: 7d, max_size: 2GB, blob_dir: ./data/blobs, inline_limit: 5KiB }
+otlp: { enable: false, endpoint: "127.0.0.1:4317", service_name: astron-watch }
+probes:
+  - name: nginx
+    type: http
+    kind: server
+    url: http://127.0.0.1:10080/nginx-health
+    interval: 30s
+    timeout: 10s
+    retries: 3
+    expect: { status: [200], body_contains: healthy, max_latency: 500ms }
+  - { name: mysql, type: tcp, kind: rely, target: "127.0.0.1:3306" }
+  - { name: postgres, type: postgres, kind: rely, url: "postgres://spark:\${PG_PASSWORD}@127.0.0.1:5432/sparkdb_manager" }
+  - name: workflow-stream
+    type: sse
+    kind: server
+    url: http://127.0.0.1:10080/workflow/v1/chat/completions
+    method: POST
+    headers: { Authorization: "Bearer \${WORKFLOW_API_KEY}" }
+    body: '{"flow_id":"\${FLOW_ID}","stream":true,"parameters":{"AGENT_USER_INPUT":"ping"}}'
+    interval: 5m
+    timeout: 60s
+    expect: { first_event_within: 5s }
+`;
+  const r = parseConfigText(yaml, { FLOW_ID: "f1", WORKFLOW_API_KEY: "k" });
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+  if (!r.ok) return;
+  assert.equal(r.config.probes.length, 4);
+  assert.equal(r.config.probes[3].method, "POST");
+  assert.equal(r.config.probes[3].body, '{"flow_id":"f1","stream":true,"parameters":{"AGENT_USER_INPUT":"ping"}}');
+  assert.equal(r.config.probes[3].expect.first_event_within, 5000);
+  assert.deepEqual(r.config.probes[1].target, { host: "127.0.0.1", port: 3306 });
+});
+
+Deno.test("durations and sizes parse in human units", async (t) => {
+  const durations: [string, number | undefined][] = [
+    ["500ms", 500],
+    ["15s", 15_000],
+    ["1m30s", 90_000],
+    ["7d", 604_800_000],
+    ["1.5h", 5_400_000],
+    ["0", 0],
+    ["fast", undefined],
+    ["10", undefined],
+    ["5 s", undefined],
+    ["", undefined],
+  ];
+  for (const [text, ms] of durations) {
+    await t.step(`duration ${JSON.stringify(text)} is ${ms}`, () => assert.equal(parseDuration(text), ms));
+  }
+  const sizes: [string, number | undefined][] = [
+    ["10MB", 10_000_000],
+    ["512KiB", 524_288],
+    ["2GB", 2_000_000_000],
+    ["1GiB", 1_073_741_824],
+    ["100", 100],
+    ["5kb", 5_000],
+    ["10XB", undefined],
+    ["MB", undefined],
+  ];
+  for (const [text, bytes] of sizes) {
+    await t.step(`size ${JSON.stringify(text)} is ${bytes}`, () => assert.equal(parseSize(text), bytes));
+  }
+});
