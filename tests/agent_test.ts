@@ -23,12 +23,19 @@ Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, 
     const lines = table.split("\n");
     assert.match(lines[0], /^astron-watch \d+\.\d+\.\d+ {2}up \d+s {2}api ok {2}probes ok$/);
     assert.match(lines[2], /^PROBE\s+STATE\s+LAST\s+P50\s+P90\s+P99\s+UPTIME\s+LAST ERROR$/);
-    assert.match(lines[3], /^astron-watch\s+up\s+\d+s ago\s+[\d.]+ms\s+[\d.]+ms\s+[\d.]+ms\s+100\.0%\s+-$/);
+    assert.match(
+      lines[3],
+      /^astron-watch\s+up\s+\d+s ago\s+[\d.]+ms\s+[\d.]+ms\s+[\d.]+ms\s+100\.0%\s+-$/,
+    );
 
-    const json = await (await agent.fetch("/status", { headers: { Accept: "application/json" } })).json();
+    const json = await (await agent.fetch("/status", { headers: { Accept: "application/json" } }))
+      .json();
     assert.equal(json.probes[0].name, "astron-watch");
     assert.equal(json.probes[0].state, "up");
-    assert.deepEqual(json.components.map((c: { component: string }) => c.component), ["api", "probes"]);
+    assert.deepEqual(json.components.map((c: { component: string }) => c.component), [
+      "api",
+      "probes",
+    ]);
     const viaQuery = await agent.fetch("/status?format=json");
     assert.equal(viaQuery.headers.get("content-type"), "application/json");
     await viaQuery.body?.cancel();
@@ -73,7 +80,8 @@ Deno.test("SIGHUP applies a valid new config and refuses an invalid one, keeping
 
     await Deno.writeTextFile(
       file,
-      listenAnyPort + `probes:\n  - { name: db, type: tcp, kind: rely, target: "127.0.0.1:${port}", interval: 1s, timeout: 500ms, jitter: 0s }\n`,
+      listenAnyPort +
+        `probes:\n  - { name: db, type: tcp, kind: rely, target: "127.0.0.1:${port}", interval: 1s, timeout: 500ms, jitter: 0s }\n`,
     );
     agent.kill("SIGHUP");
     await agent.waitForLine((l) => l.msg === "reloaded");
@@ -82,10 +90,17 @@ Deno.test("SIGHUP applies a valid new config and refuses an invalid one, keeping
     assert.equal(after.state, "up");
     assert.equal(after.target, `127.0.0.1:${port}`);
 
-    await Deno.writeTextFile(file, listenAnyPort + "probes:\n  - { name: db, type: tcp, target: nowhere }\n");
+    await Deno.writeTextFile(
+      file,
+      listenAnyPort + "probes:\n  - { name: db, type: tcp, target: nowhere }\n",
+    );
     agent.kill("SIGHUP");
-    const refused = await agent.waitForLine((l) => l.msg === "reload refused: the running config is kept");
-    assert.deepEqual(refused.problems, ['probes[0].target: "nowhere" is not host:port with a port from 0 to 65535']);
+    const refused = await agent.waitForLine((l) =>
+      l.msg === "reload refused: the running config is kept"
+    );
+    assert.deepEqual(refused.problems, [
+      'probes[0].target: "nowhere" is not host:port with a port from 0 to 65535',
+    ]);
     const kept = await (await agent.fetch("/api/v1/probes")).json();
     assert.deepEqual(kept.probes.map((p: { name: string }) => p.name), ["db"]);
     const health = await agent.fetch("/healthz");
@@ -105,13 +120,19 @@ Deno.test("a component that cannot start stops the agent with exit 1 and the rea
   await using dir = await tempDir();
   const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
-    await Deno.writeTextFile(`${dir.path}/c.yaml`, `server:\n  listen: 127.0.0.1:${busy.addr.port}\n`);
+    await Deno.writeTextFile(
+      `${dir.path}/c.yaml`,
+      `server:\n  listen: 127.0.0.1:${busy.addr.port}\n`,
+    );
     const agent = await spawnAgent({ config: `${dir.path}/c.yaml`, waitListening: false });
     const { code, stderr } = await agent.exit();
     assert.equal(code, 1);
     assert.match(
       stderr,
-      new RegExp(`^astron-watch run: api failed to start: cannot listen on 127\\.0\\.0\\.1:${busy.addr.port}: address already in use$`, "m"),
+      new RegExp(
+        `^astron-watch run: api failed to start: cannot listen on 127\\.0\\.0\\.1:${busy.addr.port}: address already in use$`,
+        "m",
+      ),
     );
   } finally {
     busy.close();
@@ -120,9 +141,15 @@ Deno.test("a component that cannot start stops the agent with exit 1 and the rea
 
 Deno.test("run with a broken config exits 2 naming the path, before starting anything", async () => {
   await using dir = await tempDir();
-  await Deno.writeTextFile(`${dir.path}/c.yaml`, "server:\n  listen: 127.0.0.1:0\nlog:\n  level: loud\n");
+  await Deno.writeTextFile(
+    `${dir.path}/c.yaml`,
+    "server:\n  listen: 127.0.0.1:0\nlog:\n  level: loud\n",
+  );
   const agent = await spawnAgent({ config: `${dir.path}/c.yaml`, waitListening: false });
   const { code, stderr } = await agent.exit();
   assert.equal(code, 2);
-  assert.equal(stderr.trim(), 'astron-watch run: log.level: "loud" is not one of debug | info | warn | error');
+  assert.equal(
+    stderr.trim(),
+    'astron-watch run: log.level: "loud" is not one of debug | info | warn | error',
+  );
 });

@@ -57,7 +57,9 @@ Deno.test("writes need the exact bearer token", async (t) => {
       const res = await api.fetch("/api/v1/nothing", { method: "POST", headers, body: "{}" });
       assert.equal(res.status, status);
       assert.equal(res.headers.get("content-type"), "application/json");
-      if (status === 401) assert.equal(res.headers.get("www-authenticate"), 'Bearer realm="astron-watch"');
+      if (status === 401) {
+        assert.equal(res.headers.get("www-authenticate"), 'Bearer realm="astron-watch"');
+      }
     });
   }
 });
@@ -83,9 +85,18 @@ Deno.test("a body over the limit gets 413 without being read whole", async () =>
 Deno.test("a read token, when set, is required from everyone; the write token also reads", async () => {
   await using api = serve({ read_token: "reader", write_token: "writer" });
   assert.equal((await api.fetch("/status")).status, 401);
-  assert.equal((await api.fetch("/status", { headers: { Authorization: "Bearer nope" } })).status, 401);
-  assert.equal((await api.fetch("/status", { headers: { Authorization: "Bearer reader" } })).status, 200);
-  assert.equal((await api.fetch("/status", { headers: { Authorization: "Bearer writer" } })).status, 200);
+  assert.equal(
+    (await api.fetch("/status", { headers: { Authorization: "Bearer nope" } })).status,
+    401,
+  );
+  assert.equal(
+    (await api.fetch("/status", { headers: { Authorization: "Bearer reader" } })).status,
+    200,
+  );
+  assert.equal(
+    (await api.fetch("/status", { headers: { Authorization: "Bearer writer" } })).status,
+    200,
+  );
   const health = await api.fetch("/healthz");
   assert.equal(health.status, 200, "health checks stay open");
 });
@@ -94,7 +105,9 @@ Deno.test("unknown routes and probes answer 404 as JSON", async () => {
   await using api = serve({});
   const route = await api.fetch("/nope");
   assert.equal(route.status, 404);
-  assert.deepEqual(route.json(), { error: { code: "not_found", message: "no route for GET /nope" } });
+  assert.deepEqual(route.json(), {
+    error: { code: "not_found", message: "no route for GET /nope" },
+  });
   const probe = await api.fetch("/api/v1/probes/ghost");
   assert.equal(probe.status, 404);
   assert.equal(probe.json().error.message, 'no probe named "ghost"');

@@ -6,7 +6,10 @@ Deno.test("version prints the version from deno.json", async () => {
   const { version } = JSON.parse(await Deno.readTextFile(ROOT + "deno.json"));
   const r = await cli(["version"]);
   assert.equal(r.code, 0);
-  assert.match(r.stdout, new RegExp(`^astron-watch ${version.replaceAll(".", "\\.")} \\(deno [\\d.]+\\)\\n$`));
+  assert.match(
+    r.stdout,
+    new RegExp(`^astron-watch ${version.replaceAll(".", "\\.")} \\(deno [\\d.]+\\)\\n$`),
+  );
   assert.equal((await cli(["--version"])).stdout, r.stdout);
 });
 
@@ -28,10 +31,22 @@ Deno.test("usage mistakes are one line on stderr and exit 2", async (t) => {
   const cases: [string[], string][] = [
     [[], ""],
     [["frobnicate"], 'astron-watch: unknown command "frobnicate" (see astron-watch --help)'],
-    [["run", "--bogus"], "astron-watch run: Unknown option '--bogus' (see astron-watch run --help)"],
-    [["check", "--config"], "astron-watch check: Option '-c, --config <value>' argument missing (see astron-watch check --help)"],
-    [["service", "restart"], 'astron-watch service: unknown action "restart" (print | install) (see astron-watch service --help)'],
-    [["version", "extra"], 'astron-watch version: unexpected argument "extra" (see astron-watch version --help)'],
+    [
+      ["run", "--bogus"],
+      "astron-watch run: Unknown option '--bogus' (see astron-watch run --help)",
+    ],
+    [
+      ["check", "--config"],
+      "astron-watch check: Option '-c, --config <value>' argument missing (see astron-watch check --help)",
+    ],
+    [
+      ["service", "restart"],
+      'astron-watch service: unknown action "restart" (print | install) (see astron-watch service --help)',
+    ],
+    [
+      ["version", "extra"],
+      'astron-watch version: unexpected argument "extra" (see astron-watch version --help)',
+    ],
   ];
   for (const [args, line] of cases) {
     await t.step(`astron-watch ${args.join(" ") || "(nothing)"}`, async () => {
@@ -52,7 +67,10 @@ Deno.test("init writes a starter config that check accepts, and never overwrites
   await Deno.writeTextFile(`${dir.path}/astron-watch.yaml`, "# mine\n");
   const again = await cli(["init"], { cwd: dir.path });
   assert.equal(again.code, 1);
-  assert.equal(again.stderr, "astron-watch init: ./astron-watch.yaml exists; use --force to overwrite it\n");
+  assert.equal(
+    again.stderr,
+    "astron-watch init: ./astron-watch.yaml exists; use --force to overwrite it\n",
+  );
   assert.equal(await Deno.readTextFile(`${dir.path}/astron-watch.yaml`), "# mine\n");
   const forced = await cli(["init", "--force"], { cwd: dir.path });
   assert.equal(forced.code, 0);
@@ -76,13 +94,16 @@ Deno.test("service print gives the hardened unit, the same as deploy/astron-watc
     ]
   ) assert.match(r.stdout, new RegExp(`^${line.replace(/[$/]/g, "\\$&")}$`, "m"));
   const custom = await cli(["service", "print", "--bin", "/opt/aw/astron-watch", "--user", "aw"]);
-  assert.equal(custom.stdout, serviceUnit({
-    bin: "/opt/aw/astron-watch",
-    user: "aw",
-    configPath: "/etc/astron-watch/astron-watch.yaml",
-    dataDir: "/var/lib/astron-watch",
-    logDir: "/var/log/astron-watch",
-  }));
+  assert.equal(
+    custom.stdout,
+    serviceUnit({
+      bin: "/opt/aw/astron-watch",
+      user: "aw",
+      configPath: "/etc/astron-watch/astron-watch.yaml",
+      dataDir: "/var/lib/astron-watch",
+      logDir: "/var/log/astron-watch",
+    }),
+  );
 });
 
 Deno.test("service install stages the unit, directories and a valid config under --root", async () => {

@@ -5,7 +5,8 @@ import { formatProblem } from "../src/config/reader.ts";
 import { starterConfig } from "../src/config/starter.ts";
 import { cli, tempDir } from "./support/agent.ts";
 
-const probe = (extra: string) => `probes:\n  - name: web\n    type: http\n    url: http://127.0.0.1:8080/\n${extra}`;
+const probe = (extra: string) =>
+  `probes:\n  - name: web\n    type: http\n    url: http://127.0.0.1:8080/\n${extra}`;
 
 /** Each config is wrong in exactly one way; the one line `check` prints must name the path. */
 const BAD_CONFIGS: { name: string; yaml: string; line: string; env?: Record<string, string> }[] = [
@@ -27,7 +28,8 @@ const BAD_CONFIGS: { name: string; yaml: string; line: string; env?: Record<stri
   {
     name: "a URL with the wrong scheme",
     yaml: "probes:\n  - name: pg\n    type: postgres\n    url: http://127.0.0.1:5432/\n",
-    line: 'probes[0].url: "http://127.0.0.1:5432/" has scheme http, expected postgres or postgresql',
+    line:
+      'probes[0].url: "http://127.0.0.1:5432/" has scheme http, expected postgres or postgresql',
   },
   {
     name: "a port out of range",
@@ -117,7 +119,8 @@ const BAD_CONFIGS: { name: string; yaml: string; line: string; env?: Record<stri
   {
     name: "a bad store URL",
     yaml: "store:\n  url: mysql://127.0.0.1/db\n",
-    line: 'store.url: "mysql://127.0.0.1/db" has scheme mysql, expected postgres or postgresql or sqlite',
+    line:
+      'store.url: "mysql://127.0.0.1/db" has scheme mysql, expected postgres or postgresql or sqlite',
   },
   {
     name: "a bad OTLP_ENDPOINT in the environment",
@@ -271,7 +274,10 @@ probes:
   if (!r.ok) return;
   assert.equal(r.config.probes.length, 4);
   assert.equal(r.config.probes[3].method, "POST");
-  assert.equal(r.config.probes[3].body, '{"flow_id":"f1","stream":true,"parameters":{"AGENT_USER_INPUT":"ping"}}');
+  assert.equal(
+    r.config.probes[3].body,
+    '{"flow_id":"f1","stream":true,"parameters":{"AGENT_USER_INPUT":"ping"}}',
+  );
   assert.equal(r.config.probes[3].expect.first_event_within, 5000);
   assert.deepEqual(r.config.probes[1].target, { host: "127.0.0.1", port: 3306 });
 });
@@ -290,7 +296,10 @@ Deno.test("durations and sizes parse in human units", async (t) => {
     ["", undefined],
   ];
   for (const [text, ms] of durations) {
-    await t.step(`duration ${JSON.stringify(text)} is ${ms}`, () => assert.equal(parseDuration(text), ms));
+    await t.step(
+      `duration ${JSON.stringify(text)} is ${ms}`,
+      () => assert.equal(parseDuration(text), ms),
+    );
   }
   const sizes: [string, number | undefined][] = [
     ["10MB", 10_000_000],
@@ -303,6 +312,9 @@ Deno.test("durations and sizes parse in human units", async (t) => {
     ["MB", undefined],
   ];
   for (const [text, bytes] of sizes) {
-    await t.step(`size ${JSON.stringify(text)} is ${bytes}`, () => assert.equal(parseSize(text), bytes));
+    await t.step(
+      `size ${JSON.stringify(text)} is ${bytes}`,
+      () => assert.equal(parseSize(text), bytes),
+    );
   }
 });

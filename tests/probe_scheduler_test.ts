@@ -23,7 +23,10 @@ Deno.test("a probe of a server that accepts and never answers ends within 100 ms
     const [config] = probes(`probes:
   - { name: hung, type: http, url: "http://127.0.0.1:${listener.addr.port}/", timeout: 300ms, interval: 1s }`);
     const t0 = performance.now();
-    const result = await runWithDeadline((signal) => PROBES.http(config, { signal }), config.timeout);
+    const result = await runWithDeadline(
+      (signal) => PROBES.http(config, { signal }),
+      config.timeout,
+    );
     const took = performance.now() - t0;
     assert.equal(result.ok, false);
     assert.equal(result.reason, "timed out after 300ms");
@@ -42,7 +45,9 @@ Deno.test("the deadline holds even for a probe that ignores its signal", async (
     await stuck;
     return { ok: true, phases: { total: 0 }, started_at: Date.now() };
   };
-  const [config] = probes(`probes: [{ name: x, type: tcp, target: "127.0.0.1:1", timeout: 100ms }]`);
+  const [config] = probes(
+    `probes: [{ name: x, type: tcp, target: "127.0.0.1:1", timeout: 100ms }]`,
+  );
   const result = await runWithDeadline((signal) => ignoring(config, { signal }), 100);
   assert.equal(result.ok, false);
   release();
@@ -62,7 +67,12 @@ Deno.test("the scheduler runs on a fixed schedule, marks down after retries, and
   let calls = 0;
   const failing: Probe = () => {
     calls++;
-    return Promise.resolve({ ok: false, reason: "nope", phases: { total: 1 }, started_at: Date.now() });
+    return Promise.resolve({
+      ok: false,
+      reason: "nope",
+      phases: { total: 1 },
+      started_at: Date.now(),
+    });
   };
   const board = new ProbeBoard();
   const scheduler = new ProbeScheduler({

@@ -1,0 +1,83 @@
+/**
+ * Test support for real servers (PostgreSQL now; nginx, Redis, promtool
+ * later). A server is found through one environment variable or on PATH,
+ * and started as a throwaway instance on loopback where that is possible.
+ * When it cannot be had, the tests that need it are skipped with the reason,
+ * except under `CI=true`, where that is a failure: CI runs everything.
+ */
+
+/** True when running in CI, where no test may be skipped for a missing server. */
+export const IN_CI = Deno.env.get("CI") === "true";
+
+/** What a test needs: a server it can use, or why there is none. */
+export type Availability<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/**
+ * Register a test that needs a server. Where the server is missing the test
+ * is skipped (and the reason printed), or fails under `CI=true`.
+ */
+export function serverTest<T>(
+  name: string,
+  available: Availability<T>,
+  fn: (value: T, t: Deno.TestContext) => Promise<void>,
+): void {
+  if (!available.ok && !IN_CI) {
+    console.log(`skipped "${name}": ${available.reason}`);
+  }
+  Deno.test({
+    name,
+    ignore: !available.ok && !IN_CI,
+    async fn(t) {
+      if (!available.ok) {
+        throw new Error(`needs a server that is missing (CI runs everything): ${available.reason}`);
+      }
+      await fn(available.value, t);
+    },
+  });
+}
+
+/** Run a command to its end; throws with its stderr on failure. */
+export async function run(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string } = {},
+): Promise<string> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd: options.cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  const dec = new TextDecoder();
+  if (!out.success) {
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed (${out.code}): ${dec.decode(out.stderr).trim()}`,
+    );
+  }
+  return dec.decode(out.stdout);
+}
+
+/** Find an executable on PATH (or the extra directories given). */
+export function which(name: string, extraDirs: string[] = []): string | undefined {
+  const dirs = [...(Deno.env.get("PATH") ?? "").split(":"), ...extraDirs];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    try {
+      const info = Deno.statSync(`${dir}/${name}`);
+      if (info.isFile && (info.mode ?? 0o111) & 0o111) return `${dir}/${name}`;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** A free TCP port on loopback (bound and released at once). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
+}
