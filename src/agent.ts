@@ -1,6 +1,6 @@
 /**
  * The agent: builds its components from the config, starts them in
- * dependency order (log, api, probes), stops them in reverse within a
+ * dependency order (telemetry, api, probes), stops them in reverse within a
  * deadline, and applies a reloaded config.
  *
  * @module
@@ -16,6 +16,9 @@ import { ProbeBoard } from "./probe/board.ts";
 import { ProbeScheduler } from "./probe/scheduler.ts";
 import { PROBES } from "./probe/registry.ts";
 import { VERSION } from "./version.ts";
+import { Telemetry } from "./metrics/telemetry.ts";
+import { defaultLabels, PlatformMetrics } from "./metrics/meter.ts";
+import { ProbeMetrics } from "./probe/metrics.ts";
 
 /** A part of the agent with a lifecycle. */
 export interface Component {
@@ -53,6 +56,8 @@ export class Agent {
   readonly board = new ProbeBoard();
   readonly #api: ApiServer;
   readonly #scheduler: ProbeScheduler;
+  readonly telemetry: Telemetry;
+  readonly metrics: PlatformMetrics;
   readonly #components: Component[];
   #started: Component[] = [];
   #starting?: Promise<StartResult>;
@@ -60,18 +65,26 @@ export class Agent {
   constructor(options: AgentOptions) {
     this.#config = options.config;
     this.#logger = options.logger;
+    this.telemetry = new Telemetry({ otlp: this.#config.otlp });
+    this.metrics = new PlatformMetrics({
+      provider: this.telemetry.meterProvider,
+      labels: defaultLabels({ serverName: this.#config.otlp.service_name }),
+    });
+    const probeMetrics = new ProbeMetrics(this.metrics, this.board, this.telemetry.tracer);
     this.#api = new ApiServer(this.#config.server.listen, {
       version: VERSION,
       startedAt: this.startedAt,
       server: () => this.#config.server,
       board: this.board,
       readiness: () => this.readiness(),
+      scrape: () => this.telemetry.scrape(),
       logger: this.#logger,
     });
     this.#scheduler = new ProbeScheduler({
       registry: PROBES,
       board: this.board,
       logger: this.#logger.child({ component: "probes" }),
+      onRun: (config) => probeMetrics.start(config),
     });
     const probes: Component = {
       name: "probes",
@@ -79,7 +92,7 @@ export class Agent {
       stop: () => this.#scheduler.stop(),
       reload: (config) => this.#scheduler.update(this.#probeConfigs(config)),
     };
-    this.#components = [this.#api, probes];
+    this.#components = [this.telemetry, this.#api, probes];
   }
 
   /** The config in force. */

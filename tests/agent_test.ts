@@ -21,7 +21,10 @@ Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, 
     await agent.waitForLine((l) => l.msg === "probe up" && l.probe === "astron-watch");
     const table = await (await agent.fetch("/status")).text();
     const lines = table.split("\n");
-    assert.match(lines[0], /^astron-watch \d+\.\d+\.\d+ {2}up \d+s {2}api ok {2}probes ok$/);
+    assert.match(
+      lines[0],
+      /^astron-watch \d+\.\d+\.\d+ {2}up \d+s {2}telemetry ok {2}api ok {2}probes ok$/,
+    );
     assert.match(lines[2], /^PROBE\s+STATE\s+LAST\s+P50\s+P90\s+P99\s+UPTIME\s+LAST ERROR$/);
     assert.match(
       lines[3],
@@ -33,6 +36,7 @@ Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, 
     assert.equal(json.probes[0].name, "astron-watch");
     assert.equal(json.probes[0].state, "up");
     assert.deepEqual(json.components.map((c: { component: string }) => c.component), [
+      "telemetry",
       "api",
       "probes",
     ]);

@@ -17,6 +17,7 @@ function serve(server: Partial<ServerConfig>) {
     server: () => settings,
     board: new ProbeBoard(),
     readiness: () => [{ component: "api", ready: true }],
+    scrape: () => Promise.resolve(""),
     logger: new Logger(),
   });
   const httpServer = Deno.serve(

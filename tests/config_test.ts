@@ -226,16 +226,78 @@ Deno.test("the platform's OTLP_* variables win over the otlp section", () => {
   });
   assert.ok(on.ok);
   if (!on.ok) return;
-  assert.deepEqual(on.config.otlp, {
+  const { enable, endpoint, service_name, protocol } = on.config.otlp;
+  assert.deepEqual({ enable, endpoint, service_name, protocol }, {
     enable: true,
     endpoint: "collector.local:4317",
     service_name: "watch-hf",
+    protocol: "grpc",
   });
   const off = parseConfigText("otlp:\n  enable: true\n", { OTLP_ENABLE: "0", SERVICE_NAME: "svc" });
   assert.ok(off.ok);
   if (!off.ok) return;
   assert.equal(off.config.otlp.enable, false);
   assert.equal(off.config.otlp.service_name, "svc");
+});
+
+Deno.test("the platform's OTLP_TRACE_* and OTLP_METRIC_* settings apply, batch = queue = 2048 accepted", () => {
+  const r = parseConfigText("", {
+    OTLP_TRACE_TIMEOUT: "3000",
+    OTLP_TRACE_MAX_QUEUE_SIZE: "2048",
+    OTLP_TRACE_SCHEDULE_DELAY_MILLIS: "3000",
+    OTLP_TRACE_MAX_EXPORT_BATCH_SIZE: "2048",
+    OTLP_TRACE_EXPORT_TIMEOUT_MILLIS: "3000",
+    OTLP_METRIC_EXPORT_INTERVAL_MILLIS: "3000",
+  });
+  assert.ok(r.ok);
+  if (!r.ok) return;
+  assert.deepEqual(r.config.otlp.trace, {
+    timeout: 3000,
+    max_queue_size: 2048,
+    schedule_delay: 3000,
+    max_export_batch_size: 2048,
+    export_timeout: 3000,
+  });
+  assert.equal(r.config.otlp.metric.export_interval, 3000);
+  const big = parseConfigText("", {
+    OTLP_TRACE_MAX_QUEUE_SIZE: "100",
+    OTLP_TRACE_MAX_EXPORT_BATCH_SIZE: "500",
+  });
+  assert.ok(big.ok);
+  if (big.ok) {
+    assert.equal(
+      big.config.otlp.trace.max_export_batch_size,
+      100,
+      "a batch over the queue is clamped",
+    );
+  }
+  const bad = parseConfigText("", { OTLP_TRACE_MAX_QUEUE_SIZE: "lots" });
+  assert.equal(bad.ok, false);
+  if (!bad.ok) {
+    assert.equal(
+      formatProblem(bad.problems[0]),
+      'OTLP_TRACE_MAX_QUEUE_SIZE: "lots" is not a whole number',
+    );
+  }
+});
+
+Deno.test("the standard OTEL_EXPORTER_OTLP_* variables fill in the protocol, endpoint and headers", () => {
+  const r = parseConfigText("otlp: { enable: true }\n", {
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+    OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+    OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20abc,x-team=ops",
+  });
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+  if (!r.ok) return;
+  assert.equal(r.config.otlp.endpoint, "http://collector:4318");
+  assert.equal(r.config.otlp.protocol, "http/protobuf");
+  assert.deepEqual(r.config.otlp.headers, { authorization: "Bearer abc", "x-team": "ops" });
+  const platformWins = parseConfigText("", {
+    OTLP_ENDPOINT: "10.0.0.5:4317",
+    OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+  });
+  assert.ok(platformWins.ok);
+  if (platformWins.ok) assert.equal(platformWins.config.otlp.endpoint, "10.0.0.5:4317");
 });
 
 Deno.test("the SPEC's example config is valid as written", () => {

@@ -18,6 +18,7 @@ import { access } from "./middleware/access.ts";
 import { healthRoutes, type Readiness } from "./routes/health.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { probeRoutes } from "./routes/probes.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 
 export type { Readiness };
 
@@ -30,6 +31,8 @@ export interface ApiDeps {
   board: ProbeBoard;
   /** Each component's readiness. */
   readiness: () => Readiness[];
+  /** The Prometheus exposition of the agent's metrics. */
+  scrape: () => Promise<string>;
   logger: Logger;
 }
 
@@ -72,6 +75,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   app.route("/", healthRoutes(deps));
   app.route("/", statusRoutes(deps));
   app.route("/", probeRoutes(deps));
+  app.route("/", metricsRoutes(deps));
 
   app.notFound((c) => errorResponse(404, `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {

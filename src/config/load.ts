@@ -138,20 +138,72 @@ function expandTree(
   return value;
 }
 
+/** The `OTLP_*` numeric settings: variable -> where it goes and its smallest value. */
+const OTLP_NUMBERS: [string, (c: Config, v: number) => void, number][] = [
+  ["OTLP_TRACE_TIMEOUT", (c, v) => c.otlp.trace.timeout = v, 1],
+  ["OTLP_TRACE_MAX_QUEUE_SIZE", (c, v) => c.otlp.trace.max_queue_size = v, 1],
+  ["OTLP_TRACE_SCHEDULE_DELAY_MILLIS", (c, v) => c.otlp.trace.schedule_delay = v, 1],
+  ["OTLP_TRACE_MAX_EXPORT_BATCH_SIZE", (c, v) => c.otlp.trace.max_export_batch_size = v, 1],
+  ["OTLP_TRACE_EXPORT_TIMEOUT_MILLIS", (c, v) => c.otlp.trace.export_timeout = v, 1],
+  ["OTLP_METRIC_TIMEOUT", (c, v) => c.otlp.metric.timeout = v, 1],
+  ["OTLP_METRIC_EXPORT_INTERVAL_MILLIS", (c, v) => c.otlp.metric.export_interval = v, 100],
+  ["OTLP_METRIC_EXPORT_TIMEOUT_MILLIS", (c, v) => c.otlp.metric.export_timeout = v, 1],
+];
+
 /**
  * The platform's `OTLP_*` variables win over the file's `otlp:` section
- * (`reference/astron-facts.md`). Problems name the variable.
+ * (`reference/astron-facts.md`), and the standard `OTEL_EXPORTER_OTLP_*`
+ * ones fill in what they leave open. Problems name the variable.
  */
 function applyOtlpEnv(config: Config, env: Record<string, string>, r: ConfigReader): void {
   const enable = env.OTLP_ENABLE?.trim().toLowerCase();
   if (enable) config.otlp.enable = !["0", "false", "no", "off"].includes(enable);
-  const endpoint = env.OTLP_ENDPOINT?.trim();
+  const [endpointVar, endpoint] = env.OTLP_ENDPOINT?.trim()
+    ? ["OTLP_ENDPOINT", env.OTLP_ENDPOINT.trim()]
+    : ["OTEL_EXPORTER_OTLP_ENDPOINT", env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim()];
   if (endpoint) {
-    const valid = /^https?:\/\//.test(endpoint)
-      ? r.url(endpoint, "OTLP_ENDPOINT", ["http:", "https:"])
-      : r.hostPort(endpoint, "OTLP_ENDPOINT");
-    if (valid) config.otlp.endpoint = endpoint;
+    const url = /^https?:\/\//.test(endpoint);
+    const valid = url
+      ? r.url(endpoint, endpointVar, ["http:", "https:"])
+      : r.hostPort(endpoint, endpointVar);
+    if (valid) {
+      config.otlp.endpoint = endpoint;
+      config.otlp.protocol = url ? "http/protobuf" : "grpc";
+    }
+  }
+  const protocol = env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim();
+  if (protocol) {
+    config.otlp.protocol = r.oneOf(
+      protocol,
+      "OTEL_EXPORTER_OTLP_PROTOCOL",
+      ["grpc", "http/protobuf"] as const,
+      "grpc",
+    );
+  }
+  const headers = env.OTEL_EXPORTER_OTLP_HEADERS?.trim();
+  if (headers) {
+    for (const pair of headers.split(",")) {
+      const eq = pair.indexOf("=");
+      if (eq <= 0) {
+        r.fail("OTEL_EXPORTER_OTLP_HEADERS", `${show(pair)} is not key=value`);
+        continue;
+      }
+      try {
+        config.otlp.headers[decodeURIComponent(pair.slice(0, eq).trim())] = decodeURIComponent(
+          pair.slice(eq + 1).trim(),
+        );
+      } catch {
+        r.fail("OTEL_EXPORTER_OTLP_HEADERS", `${show(pair)} is not URL-encoded`);
+      }
+    }
   }
   const name = env.OTLP_SERVICE_NAME?.trim() || env.SERVICE_NAME?.trim();
   if (name) config.otlp.service_name = name;
+  for (const [variable, set, min] of OTLP_NUMBERS) {
+    const text = env[variable]?.trim();
+    if (text) set(config, r.integer(text, variable, 0, min, 86_400_000));
+  }
+  // A batch larger than the queue is invalid for the SDK; the platform sets both to 2048.
+  const t = config.otlp.trace;
+  if (t.max_export_batch_size > t.max_queue_size) t.max_export_batch_size = t.max_queue_size;
 }

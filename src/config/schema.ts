@@ -54,11 +54,26 @@ export interface StoreConfig {
   inline_limit: number;
 }
 
-/** `otlp:`: export to an OpenTelemetry collector. */
+/** `otlp:`: export to an OpenTelemetry collector. The keys below `service_name` come from the environment only. */
 export interface OtlpConfig {
   enable: boolean;
+  /** `host:port` (gRPC) or an `http(s)://` URL (OTLP/HTTP protobuf unless the protocol says grpc). */
   endpoint: string;
   service_name: string;
+  /** `grpc` or `http/protobuf`: `OTEL_EXPORTER_OTLP_PROTOCOL`, else from the endpoint's form. */
+  protocol: "grpc" | "http/protobuf";
+  /** Extra export headers (`OTEL_EXPORTER_OTLP_HEADERS`). */
+  headers: Record<string, string>;
+  /** Span export (`OTLP_TRACE_*`), milliseconds and counts. */
+  trace: {
+    timeout: number;
+    max_queue_size: number;
+    schedule_delay: number;
+    max_export_batch_size: number;
+    export_timeout: number;
+  };
+  /** Metric export (`OTLP_METRIC_*`), milliseconds. */
+  metric: { timeout: number; export_interval: number; export_timeout: number };
 }
 
 /** `probes[].expect`: what counts as up. */
@@ -244,6 +259,17 @@ function readOtlp(r: ConfigReader, value: unknown): OtlpConfig {
     enable: r.boolean(o.enable, "otlp.enable", false),
     endpoint,
     service_name: r.string(o.service_name, "otlp.service_name", "astron-watch"),
+    protocol: /^https?:\/\//.test(endpoint) ? "http/protobuf" : "grpc",
+    headers: {},
+    // The OpenTelemetry SDK's code defaults (the platform's .env sets its own through OTLP_*).
+    trace: {
+      timeout: 5000,
+      max_queue_size: 2048,
+      schedule_delay: 5000,
+      max_export_batch_size: 512,
+      export_timeout: 30000,
+    },
+    metric: { timeout: 3000, export_interval: 1000, export_timeout: 3000 },
   };
 }
 

@@ -20,8 +20,8 @@ export interface ProbeSchedulerOptions {
   logger: Logger;
   /** Most probes running at once; default 64. */
   maxConcurrent?: number;
-  /** Called after every run (metrics hook). */
-  onResult?: (config: ProbeConfig, result: ProbeResult) => void;
+  /** Called as each run starts; what it returns is called with the result (the metrics hook). */
+  onRun?: (config: ProbeConfig) => (result: ProbeResult) => void;
 }
 
 interface Task {
@@ -145,15 +145,16 @@ export class ProbeScheduler {
       if (task.stopped || this.#stop.signal.aborted) return;
       const { config } = task;
       const probe = this.#options.registry[config.type];
+      const done = this.#options.onRun?.(config);
       const result = await runWithDeadline(
         (signal) => probe(config, { signal }),
         config.timeout,
         this.#stop.signal,
       );
+      done?.(result);
       if (task.stopped) return;
       const before = this.#options.board.status(config.name)?.state;
       const state = this.#options.board.record(config.name, result);
-      this.#options.onResult?.(config, result);
       if (state !== before && state !== "pending") {
         const log = this.#options.logger.child({ probe: config.name });
         if (state === "down") log.warn("probe down", { reason: result.reason });
