@@ -1,0 +1,116 @@
+/**
+ * Test support: an OTLP receiver on loopback, over gRPC (@grpc/grpc-js) and
+ * OTLP/HTTP protobuf (`Deno.serve`), decoding requests with the code
+ * generated from the official OTLP .proto files (as shipped by
+ * @opentelemetry/otlp-transformer).
+ */
+
+import * as grpc from "@grpc/grpc-js";
+import root from "@opentelemetry/otlp-transformer/generated/root";
+
+// deno-lint-ignore no-explicit-any
+const proto = (root as any).opentelemetry.proto;
+
+/** A decoded attribute list as a plain object. */
+export type Attrs = Record<string, unknown>;
+
+/** What a receiver got: metric data points and spans, decoded. */
+export interface Received {
+  metrics: { name: string; attributes: Attrs }[];
+  spans: { name: string; attributes: Attrs; status?: number }[];
+}
+
+// deno-lint-ignore no-explicit-any
+function attrs(list: any[] | undefined): Attrs {
+  const out: Attrs = {};
+  for (const kv of list ?? []) {
+    const v = kv.value ?? {};
+    out[kv.key] = v.stringValue ?? v.intValue?.toString() ?? v.doubleValue ?? v.boolValue;
+  }
+  return out;
+}
+
+function collect(into: Received, kind: "metrics" | "traces", bytes: Uint8Array): void {
+  if (kind === "metrics") {
+    const req = proto.collector.metrics.v1.ExportMetricsServiceRequest.decode(bytes);
+    for (const rm of req.resourceMetrics) {
+      for (const sm of rm.scopeMetrics) {
+        for (const m of sm.metrics) {
+          const points = m.sum?.dataPoints ?? m.gauge?.dataPoints ?? m.histogram?.dataPoints ?? [];
+          for (const p of points) {
+            into.metrics.push({ name: m.name, attributes: attrs(p.attributes) });
+          }
+        }
+      }
+    }
+  } else {
+    const req = proto.collector.trace.v1.ExportTraceServiceRequest.decode(bytes);
+    for (const rs of req.resourceSpans) {
+      for (const ss of rs.scopeSpans) {
+        for (const s of ss.spans) {
+          into.spans.push({
+            name: s.name,
+            attributes: attrs(s.attributes),
+            status: s.status?.code,
+          });
+        }
+      }
+    }
+  }
+}
+
+/** An OTLP/gRPC receiver on a loopback port. */
+export async function grpcReceiver(): Promise<Received & { port: number; close(): Promise<void> }> {
+  const received: Received = { metrics: [], spans: [] };
+  const server = new grpc.Server();
+  const raw = {
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (b: Uint8Array) => b,
+    requestDeserialize: (b: Uint8Array) => b,
+    responseSerialize: () => new Uint8Array(0),
+    responseDeserialize: (b: Uint8Array) => b,
+  };
+  for (const kind of ["metrics", "traces"] as const) {
+    const service = kind === "metrics" ? "metrics.v1.MetricsService" : "trace.v1.TraceService";
+    server.addService(
+      // deno-lint-ignore no-explicit-any
+      { Export: { ...raw, path: `/opentelemetry.proto.collector.${service}/Export` } } as any,
+      {
+        // deno-lint-ignore no-explicit-any
+        Export: (call: any, cb: any) => {
+          collect(received, kind, call.request);
+          cb(null, new Uint8Array(0));
+        },
+      },
+    );
+  }
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(
+      "127.0.0.1:0",
+      grpc.ServerCredentials.createInsecure(),
+      (e, p) => e ? reject(e) : resolve(p),
+    )
+  );
+  return Object.assign(received, {
+    port,
+    close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+  });
+}
+
+/** An OTLP/HTTP protobuf receiver on a loopback port (`/v1/metrics`, `/v1/traces`). */
+export function httpReceiver(): Received & { port: number; close(): Promise<void> } {
+  const received: Received = { metrics: [], spans: [] };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const path = new URL(req.url).pathname;
+    const kind = path === "/v1/metrics" ? "metrics" : path === "/v1/traces" ? "traces" : undefined;
+    if (!kind || req.headers.get("content-type") !== "application/x-protobuf") {
+      return new Response("unexpected", { status: 400 });
+    }
+    collect(received, kind, new Uint8Array(await req.arrayBuffer()));
+    return new Response(new Uint8Array(0), {
+      headers: { "content-type": "application/x-protobuf" },
+    });
+  });
+  return Object.assign(received, { port: server.addr.port, close: () => server.shutdown() });
+}
