@@ -13,6 +13,7 @@ import { checkCommand } from "./check.ts";
 import { initCommand } from "./init.ts";
 import { serviceCommand } from "./service.ts";
 import { logsCommand } from "./logs.ts";
+import { probeCommand } from "./probe.ts";
 
 const versionCommand: Command = {
   name: "version",
@@ -33,6 +34,7 @@ const versionCommand: Command = {
 export const COMMANDS: readonly Command[] = [
   runCommand,
   checkCommand,
+  probeCommand,
   logsCommand,
   initCommand,
   serviceCommand,
