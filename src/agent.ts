@@ -78,6 +78,7 @@ export class Agent {
       board: this.board,
       readiness: () => this.readiness(),
       scrape: () => this.telemetry.scrape(),
+      schedulerLag: () => this.#scheduler.lag(),
       logger: this.#logger,
     });
     this.#scheduler = new ProbeScheduler({

@@ -31,6 +31,8 @@ export interface ApiDeps {
   board: ProbeBoard;
   /** Each component's readiness. */
   readiness: () => Readiness[];
+  /** Schedule lag of probe runs, in ms. */
+  schedulerLag?: () => { p50: number | null; p99: number | null; max: number | null; runs: number };
   /** The Prometheus exposition of the agent's metrics. */
   scrape: () => Promise<string>;
   logger: Logger;

@@ -10,7 +10,7 @@
 import type { ProbeConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { formatDuration } from "../config/units.ts";
-import type { ProbeBoard } from "./board.ts";
+import { percentile, type ProbeBoard } from "./board.ts";
 import type { ProbeRegistry, ProbeResult } from "./types.ts";
 
 /** Options for {@linkcode ProbeScheduler}. */
@@ -73,6 +73,7 @@ export class ProbeScheduler {
   readonly #tasks = new Map<string, Task>();
   readonly #waiting: (() => void)[] = [];
   readonly #stop = new AbortController();
+  readonly #lags: number[] = [];
   #running = 0;
 
   constructor(options: ProbeSchedulerOptions) {
@@ -106,6 +107,17 @@ export class ProbeScheduler {
     await Promise.all(running);
   }
 
+  /** How late runs started against their schedule (ms), over the last 4096 runs. */
+  lag(): { p50: number | null; p99: number | null; max: number | null; runs: number } {
+    const sorted = [...this.#lags].sort((a, b) => a - b);
+    return {
+      p50: percentile(sorted, 0.5),
+      p99: percentile(sorted, 0.99),
+      max: sorted.at(-1) ?? null,
+      runs: sorted.length,
+    };
+  }
+
   /** How many probes are running now. */
   get inFlight(): number {
     return this.#running;
@@ -126,6 +138,8 @@ export class ProbeScheduler {
 
   #fire(task: Task): void {
     const { interval } = task.config;
+    this.#lags.push(Date.now() - task.dueAt);
+    if (this.#lags.length > 4096) this.#lags.splice(0, this.#lags.length - 4096);
     task.dueAt += interval;
     const now = Date.now();
     // A stall (a suspended host) skips the missed runs instead of bursting them.

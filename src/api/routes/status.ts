@@ -16,6 +16,8 @@ export interface StatusDeps {
   startedAt: number;
   board: ProbeBoard;
   readiness: () => Readiness[];
+  /** Schedule lag of probe runs, in ms. */
+  schedulerLag?: () => { p50: number | null; p99: number | null; max: number | null; runs: number };
 }
 
 /** True when the request asks for JSON (`?format=json` or an `Accept` naming JSON before text). */
@@ -37,6 +39,7 @@ export function statusRoutes(deps: StatusDeps): Hono<ApiEnv> {
         started_at: new Date(deps.startedAt).toISOString(),
         uptime_seconds: Math.round((now - deps.startedAt) / 1000),
         components,
+        scheduler: { lag_ms: deps.schedulerLag?.() },
         probes,
       });
     }
