@@ -29,7 +29,7 @@ Deno.test("a probe of a server that accepts and never answers ends within 100 ms
     );
     const took = performance.now() - t0;
     assert.equal(result.ok, false);
-    assert.equal(result.reason, "timed out after 300ms");
+    assert.match(result.reason ?? "", /timed out/);
     assert.ok(took >= 295 && took < 400, `took ${took}ms`);
   } finally {
     listener.close();

@@ -5,27 +5,18 @@
  * @module
  */
 
-import type { ProbeConfig, ProbeType } from "../config/schema.ts";
 import { httpProbe } from "./http.ts";
+import { postgresProbe } from "./postgres.ts";
+import { redisProbe } from "./redis.ts";
+import { sseProbe } from "./sse.ts";
 import { tcpProbe } from "./tcp.ts";
-import type { Probe, ProbeRegistry, ProbeResult } from "./types.ts";
-
-/** A probe type this build accepts in the config but cannot run yet: it reports so, every run. */
-function notBuilt(type: ProbeType): Probe {
-  return (_config: ProbeConfig): Promise<ProbeResult> =>
-    Promise.resolve({
-      ok: false,
-      reason: `${type} probes are not built into this version yet`,
-      phases: { total: 0 },
-      started_at: Date.now(),
-    });
-}
+import type { ProbeRegistry } from "./types.ts";
 
 /** The built-in probes. */
 export const PROBES = {
   http: httpProbe,
   tcp: tcpProbe,
-  postgres: notBuilt("postgres"),
-  redis: notBuilt("redis"),
-  sse: notBuilt("sse"),
+  postgres: postgresProbe,
+  redis: redisProbe,
+  sse: sseProbe,
 } satisfies ProbeRegistry;

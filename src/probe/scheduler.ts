@@ -32,9 +32,14 @@ interface Task {
   stopped: boolean;
 }
 
+/** How long a probe may take, after its deadline aborted it, to report its own reason. */
+export const DEADLINE_GRACE_MS = 25;
+
 /**
- * Run `probe` with a hard deadline: after `timeoutMs` the signal aborts and a
- * timeout result is returned even if the probe ignores the signal.
+ * Run `probe` with a hard deadline: at `timeoutMs` the signal aborts; the
+ * probe's own result (its reason and the phases it reached) is taken if it
+ * comes within {@linkcode DEADLINE_GRACE_MS}, else a plain timeout result,
+ * even if the probe ignores the signal.
  */
 export async function runWithDeadline(
   run: (signal: AbortSignal) => Promise<ProbeResult>,
@@ -46,22 +51,29 @@ export async function runWithDeadline(
   const controller = new AbortController();
   const onOuter = () => controller.abort(outer?.reason);
   outer?.addEventListener("abort", onOuter, { once: true });
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timers: ReturnType<typeof setTimeout>[] = [];
   const deadline = new Promise<ProbeResult>((resolve) => {
-    timer = setTimeout(() => {
+    timers.push(setTimeout(() => {
       controller.abort(new DOMException("probe timed out", "TimeoutError"));
-      resolve({
-        ok: false,
-        reason: `timed out after ${formatDuration(timeoutMs)}`,
-        phases: { total: Math.round((performance.now() - t0) * 1000) / 1000 },
-        started_at,
-      });
-    }, timeoutMs);
+      timers.push(setTimeout(() => {
+        resolve({
+          ok: false,
+          reason: `timed out after ${formatDuration(timeoutMs)}`,
+          phases: { total: Math.round((performance.now() - t0) * 1000) / 1000 },
+          started_at,
+        });
+      }, DEADLINE_GRACE_MS));
+    }, timeoutMs));
   });
+  const own = run(controller.signal).then((result) =>
+    controller.signal.aborted && result.ok
+      ? { ...result, ok: false, reason: `timed out after ${formatDuration(timeoutMs)}` }
+      : result
+  );
   try {
-    return await Promise.race([run(controller.signal), deadline]);
+    return await Promise.race([own, deadline]);
   } finally {
-    clearTimeout(timer);
+    for (const t of timers) clearTimeout(t);
     outer?.removeEventListener("abort", onOuter);
     controller.abort();
   }

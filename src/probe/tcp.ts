@@ -1,48 +1,102 @@
 /**
- * The `tcp` probe: connect, optionally read a banner.
+ * The `tcp` probe: connect, optionally wait for a banner.
  *
  * @module
  */
 
-import { errorMessage } from "../errors.ts";
 import type { ProbeConfig } from "../config/schema.ts";
+import { errorMessage } from "../errors.ts";
+import {
+  abortWord,
+  ConnReader,
+  dial,
+  type Link,
+  printable,
+  ProbeError,
+  type RunClock,
+} from "./conn.ts";
+import { checkLatency } from "./expect.ts";
 import { type ProbeContext, type ProbeResult, since } from "./types.ts";
 
-/** Probe a TCP `host:port`: phases `connect` and `total`; checks `expect.banner` when set. */
+/** Most banner bytes read while looking for `expect.banner`. */
+const MAX_BANNER = 64 * 1024;
+
+/**
+ * Probe a TCP `host:port`: phases `dns` (names only), `connect`, and with
+ * `expect.banner` also `first_byte`; `total`. The banner is read until its
+ * text is seen (anywhere in the first 64 KiB, binary greetings such as
+ * MySQL's included), the server closes, or the deadline.
+ */
 export async function tcpProbe(config: ProbeConfig, ctx: ProbeContext): Promise<ProbeResult> {
   const started_at = Date.now();
-  const t0 = performance.now();
-  const { host, port } = config.target!;
-  let conn: Deno.TcpConn | undefined;
-  const onAbort = () => conn?.close();
+  const clock: RunClock = { t0: performance.now(), phases: {} };
+  let link: Link | undefined;
   try {
-    conn = await Deno.connect({ hostname: host, port, signal: ctx.signal });
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
-    const connect = since(t0);
+    const { host, port } = config.target!;
+    ({ link } = await dial(host, port, clock, ctx.signal));
     const banner = config.expect.banner;
-    if (banner !== undefined) {
-      const buf = new Uint8Array(4096);
-      const n = await conn.read(buf);
-      const text = new TextDecoder().decode(buf.subarray(0, n ?? 0));
-      if (!text.includes(banner)) {
-        const phases = { connect, total: since(t0) };
-        return {
-          ok: false,
-          reason: `banner does not contain ${JSON.stringify(banner)}`,
-          phases,
-          started_at,
-        };
+    if (banner !== undefined) await readBanner(link, banner, clock, ctx.signal);
+    const total = since(clock.t0);
+    const reason = checkLatency(config.expect, total);
+    return { ok: reason === undefined, reason, phases: { ...clock.phases, total }, started_at };
+  } catch (err) {
+    return {
+      ok: false,
+      reason: err instanceof ProbeError ? err.message : errorMessage(err),
+      phases: { ...clock.phases, total: since(clock.t0) },
+      started_at,
+    };
+  } finally {
+    link?.close();
+  }
+}
+
+async function readBanner(
+  link: Link,
+  banner: string,
+  clock: RunClock,
+  signal: AbortSignal,
+): Promise<void> {
+  const want = new TextEncoder().encode(banner);
+  const reader = new ConnReader(link.conn, () => {
+    clock.phases.first_byte = since(clock.t0);
+  });
+  const got = () => printable(reader.buffered);
+  try {
+    while (!contains(reader.buffered, want)) {
+      if (reader.buffered.length > MAX_BANNER) {
+        throw new ProbeError(
+          `banner ${JSON.stringify(banner)} not in the first ${MAX_BANNER} bytes`,
+        );
+      }
+      if (!await reader.fill()) {
+        throw new ProbeError(
+          reader.buffered.length
+            ? `closed before banner ${JSON.stringify(banner)}; got "${got()}"`
+            : `closed before sending a banner (expected ${JSON.stringify(banner)})`,
+        );
       }
     }
-    return { ok: true, phases: { connect, total: since(t0) }, started_at };
   } catch (err) {
-    return { ok: false, reason: errorMessage(err), phases: { total: since(t0) }, started_at };
-  } finally {
-    ctx.signal.removeEventListener("abort", onAbort);
-    try {
-      conn?.close();
-    } catch {
-      // already closed by the abort
+    if (signal.aborted) {
+      const seen = reader.buffered.length ? `; got "${got()}"` : "; nothing received";
+      throw new ProbeError(
+        `${abortWord(signal)} waiting for banner ${JSON.stringify(banner)}${seen}`,
+      );
     }
+    if (err instanceof ProbeError) throw err;
+    throw new ProbeError(`reading the banner: ${errorMessage(err)}`);
   }
+}
+
+/** Whether `hay` contains the bytes of `needle`. */
+function contains(hay: Uint8Array, needle: Uint8Array): boolean {
+  if (needle.length === 0) return true;
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) {
+      if (hay[i + j] !== needle[j]) continue outer;
+    }
+    return true;
+  }
+  return false;
 }

@@ -7,12 +7,19 @@
 
 import type { ProbeConfig, ProbeType } from "../config/schema.ts";
 
-/** Phase timings in milliseconds, where the protocol has them. */
+/**
+ * Phase timings in milliseconds, where the protocol has them: each is the
+ * time from the start of the run until that phase ended (cumulative, like
+ * curl's `time_namelookup`, `time_connect`, `time_appconnect`,
+ * `time_starttransfer`, `time_total`), so `dns <= connect <= tls <= first_byte <= total`.
+ */
 export interface ProbePhases {
   dns?: number;
   connect?: number;
   tls?: number;
   first_byte?: number;
+  /** `sse`: when the first event (not the first byte) arrived. */
+  first_event?: number;
   total: number;
 }
 
@@ -24,6 +31,10 @@ export interface ProbeResult {
   phases: ProbePhases;
   /** HTTP status, where there is one. */
   status?: number;
+  /** `https`/`sse` over TLS: the earliest certificate expiry (`notAfter`), epoch seconds. */
+  cert_expiry?: number;
+  /** `sse`: how many events arrived. */
+  events?: number;
   /** Epoch ms when the run started. */
   started_at: number;
 }
