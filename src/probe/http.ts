@@ -12,7 +12,7 @@ import { errorMessage } from "../errors.ts";
 import { ProbeError, type RunClock } from "./conn.ts";
 import { checkCertDays, checkLatency, checkStatus } from "./expect.ts";
 import { http1Request, type Http1Response } from "./http1.ts";
-import { earliestCertExpiry, envCaCerts } from "./tls.ts";
+import { envCaCerts, responseCertExpiry } from "./tls.ts";
 import { type Probe, type ProbeContext, type ProbeResult, since } from "./types.ts";
 
 /** Most body bytes read and checked; the rest is not read. */
@@ -72,19 +72,7 @@ async function runHttp(
       res?.close();
     }
     const phases = { ...clock.phases, total };
-    let cert_expiry: number | undefined;
-    let certError: string | undefined;
-    if (res.servername !== undefined) {
-      try {
-        cert_expiry = await earliestCertExpiry({
-          address: res.address,
-          port: res.port,
-          servername: res.servername,
-        }, ctx.signal);
-      } catch (err) {
-        certError = errorMessage(err);
-      }
-    }
+    const { cert_expiry, error: certError } = await responseCertExpiry(res, ctx.signal);
     const e = config.expect;
     const reason = checkStatus(e, status, { test: (s) => s >= 200 && s < 400, text: "2xx/3xx" }) ??
       checkBody(config, body) ??

@@ -22,7 +22,7 @@ import { ProbeError, type RunClock } from "./conn.ts";
 import { checkCertDays, checkLatency, checkStatus } from "./expect.ts";
 import type { HttpProbeOptions } from "./http.ts";
 import { http1Request, type Http1Response } from "./http1.ts";
-import { earliestCertExpiry, envCaCerts } from "./tls.ts";
+import { envCaCerts, responseCertExpiry } from "./tls.ts";
 import { type Probe, type ProbeContext, type ProbeResult, since } from "./types.ts";
 
 /** Longest single line accepted in the stream. */
@@ -106,19 +106,7 @@ async function runSse(
       res?.close();
     }
     const total = since(clock.t0);
-    let cert_expiry: number | undefined;
-    let certError: string | undefined;
-    if (res?.servername !== undefined) {
-      try {
-        cert_expiry = await earliestCertExpiry({
-          address: res.address,
-          port: res.port,
-          servername: res.servername,
-        }, ctx.signal);
-      } catch (err) {
-        certError = errorMessage(err);
-      }
-    }
+    const { cert_expiry, error: certError } = await responseCertExpiry(res, ctx.signal);
     const first = clock.phases.first_event;
     const reason = outcome.reason ??
       (within !== undefined && first !== undefined && first > within

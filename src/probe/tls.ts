@@ -159,3 +159,21 @@ function readCertExpiry(target: CertTarget, signal: AbortSignal): Promise<number
 export function daysLeft(expirySeconds: number, nowMs = Date.now()): number {
   return (expirySeconds * 1000 - nowMs) / 86_400_000;
 }
+
+/**
+ * The expiry of the certificates a response came over, for an https answer
+ * (`servername` set); `undefined` for plain http. A failure to read it is a
+ * value (`error`), so the probe can report it only when `cert_days_left` asks.
+ */
+export async function responseCertExpiry(
+  res: { address: string; port: number; servername?: string } | undefined,
+  signal: AbortSignal,
+): Promise<{ cert_expiry?: number; error?: string }> {
+  if (res?.servername === undefined) return {};
+  try {
+    const { address, port, servername } = res;
+    return { cert_expiry: await earliestCertExpiry({ address, port, servername }, signal) };
+  } catch (err) {
+    return { error: errorMessage(err) };
+  }
+}

@@ -5,7 +5,7 @@
  * port, serving the platform's `/nginx-health` location.
  */
 
-import { type Availability, freePort, which } from "./servers.ts";
+import { type Availability, freePort, startDaemon, which } from "./servers.ts";
 
 /** The variable naming an nginx binary for the tests. */
 export const NGINX_VAR = "ASTRON_WATCH_TEST_NGINX";
@@ -61,49 +61,13 @@ http {
 }
 `;
   await Deno.writeTextFile(`${dir}/nginx.conf`, conf);
-  const child = new Deno.Command(bin, {
+  const stop = await startDaemon({
+    name: "nginx",
+    cmd: bin,
     args: ["-p", dir, "-c", `${dir}/nginx.conf`, "-e", `${dir}/error.log`, "-g", "daemon off;"],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    await child.status;
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
-  try {
-    await waitForPort(port, child.status);
-  } catch (err) {
-    const log = await Deno.readTextFile(`${dir}/error.log`).catch(() => "");
-    await stop();
-    throw new Error(`nginx did not start: ${(err as Error).message}\n${log}`);
-  }
+    port,
+    dir,
+    log: `${dir}/error.log`,
+  });
   return { origin: `http://127.0.0.1:${port}`, port, dir, [Symbol.asyncDispose]: stop };
-}
-
-/** Wait until `port` accepts a connection (or the process exits, or 5 s pass). */
-export async function waitForPort(
-  port: number,
-  exited: Promise<Deno.CommandStatus>,
-  timeoutMs = 5000,
-): Promise<void> {
-  let gone: Deno.CommandStatus | undefined;
-  exited.then((s) => gone = s);
-  const until = performance.now() + timeoutMs;
-  while (performance.now() < until) {
-    if (gone) throw new Error(`exited with code ${gone.code}`);
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      conn.close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-  throw new Error(`port ${port} not open after ${timeoutMs} ms`);
 }

@@ -5,8 +5,7 @@
  * foreground.
  */
 
-import { waitForPort } from "./nginx.ts";
-import { type Availability, freePort, which } from "./servers.ts";
+import { type Availability, freePort, startDaemon, which } from "./servers.ts";
 
 /** The variable naming an existing Redis for the tests. */
 export const REDIS_URL_VAR = "ASTRON_WATCH_TEST_REDIS_URL";
@@ -45,7 +44,9 @@ export async function startRedis(source: RedisSource): Promise<TestRedis> {
   const port = freePort();
   const password = `pw-${crypto.randomUUID().slice(0, 8)}`;
   const dir = await Deno.makeTempDir({ prefix: "astron-watch-redis-" });
-  const child = new Deno.Command(source.bin, {
+  const stop = await startDaemon({
+    name: "redis-server",
+    cmd: source.bin,
     args: [
       "--port",
       String(port),
@@ -64,25 +65,9 @@ export async function startRedis(source: RedisSource): Promise<TestRedis> {
       "--logfile",
       `${dir}/redis.log`,
     ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    await child.status;
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
-  try {
-    await waitForPort(port, child.status);
-  } catch (err) {
-    const log = await Deno.readTextFile(`${dir}/redis.log`).catch(() => "");
-    await stop();
-    throw new Error(`redis-server did not start: ${(err as Error).message}\n${log}`);
-  }
+    port,
+    dir,
+    log: `${dir}/redis.log`,
+  });
   return { target: `127.0.0.1:${port}`, password, [Symbol.asyncDispose]: stop };
 }

@@ -81,3 +81,69 @@ export function freePort(): number {
   l.close();
   return port;
 }
+
+/** Wait until `port` accepts a connection (or the process exits, or `timeoutMs` pass). */
+export async function waitForPort(
+  port: number,
+  exited: Promise<Deno.CommandStatus>,
+  timeoutMs = 5000,
+): Promise<void> {
+  let gone: Deno.CommandStatus | undefined;
+  exited.then((s) => gone = s);
+  const until = performance.now() + timeoutMs;
+  while (performance.now() < until) {
+    if (gone) throw new Error(`exited with code ${gone.code}`);
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conn.close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  throw new Error(`port ${port} not open after ${timeoutMs} ms`);
+}
+
+/** Options for {@linkcode startDaemon}. */
+export interface DaemonOptions {
+  /** What to call it in errors. */
+  name: string;
+  cmd: string;
+  args: string[];
+  /** The loopback port it will listen on. */
+  port: number;
+  /** Its own directory, removed when it stops. */
+  dir: string;
+  /** Its log file, quoted when it fails to start. */
+  log: string;
+}
+
+/**
+ * Start a server process in the foreground and wait until its port accepts
+ * connections; returns the function that stops it and removes its directory.
+ */
+export async function startDaemon(o: DaemonOptions): Promise<() => Promise<void>> {
+  const child = new Deno.Command(o.cmd, {
+    args: o.args,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    await child.status;
+    await Deno.remove(o.dir, { recursive: true }).catch(() => {});
+  };
+  try {
+    await waitForPort(o.port, child.status);
+  } catch (err) {
+    const log = await Deno.readTextFile(o.log).catch(() => "");
+    await stop();
+    throw new Error(`${o.name} did not start: ${(err as Error).message}\n${log}`);
+  }
+  return stop;
+}
