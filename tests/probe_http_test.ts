@@ -353,3 +353,34 @@ Deno.test("http probe reaches an IPv6 literal", async () => {
     await server.shutdown();
   }
 });
+
+Deno.test("http probe checks JSON fields of the body", async () => {
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => Response.json({ status: "UP", data: { items: [{ ok: true, n: 3 }] } }),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}/health`;
+  const probe = (json: string) => {
+    const r = parseConfigText(
+      `probes: [{ name: j, type: http, url: "${url}", expect: { json: ${json} } }]`,
+      {},
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    return PROBES.http(r.config.probes[0], { signal: new AbortController().signal });
+  };
+  const up = await probe(`{ status: UP, "data.items[0].ok": true, "data.items[0].n": 3 }`);
+  assert.equal(up.ok, true, up.reason ?? "");
+  const down = await probe(`{ "data.items[0].n": 4 }`);
+  assert.equal(down.ok, false);
+  assert.equal(down.reason, "json data.items[0].n is 3, expected 4");
+  const missing = await probe(`{ "data.nope": x }`);
+  assert.equal(missing.reason, 'json data.nope is missing, expected "x"');
+  const bad = parseConfigText(
+    `probes: [{ name: j, type: http, url: "${url}", expect: { json: { "a..b": 1 } } }]`,
+    {},
+  );
+  assert.equal(bad.ok, false);
+  if (!bad.ok) {
+    assert.equal(bad.problems[0].message, '"a..b" is not a field path like data.items[0].status');
+  }
+});

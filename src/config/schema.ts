@@ -76,11 +76,16 @@ export interface OtlpConfig {
   metric: { timeout: number; export_interval: number; export_timeout: number };
 }
 
+/** A value `expect.json` compares a field with. */
+export type JsonScalar = string | number | boolean | null;
+
 /** `probes[].expect`: what counts as up. */
 export interface ProbeExpect {
   status?: number[];
   body_contains?: string;
   body_regex?: RegExp;
+  /** JSON fields that must equal the given values: `{ "status": "UP", "data.items[0].ok": true }`. */
+  json?: Record<string, JsonScalar>;
   max_latency?: number;
   cert_days_left?: number;
   banner?: string;
@@ -154,6 +159,7 @@ const EXPECT_KEYS = [
   "status",
   "body_contains",
   "body_regex",
+  "json",
   "max_latency",
   "cert_days_left",
   "banner",
@@ -174,6 +180,7 @@ const EXPECT_FOR: Partial<Record<keyof ProbeExpect, ProbeType[]>> = {
   status: ["http", "sse"],
   body_contains: ["http"],
   body_regex: ["http"],
+  json: ["http"],
   cert_days_left: ["http", "sse"],
   banner: ["tcp"],
   first_event_within: ["sse"],
@@ -408,6 +415,7 @@ function readExpect(r: ConfigReader, value: unknown, path: string, type: ProbeTy
       r.fail(`${path}.body_regex`, `${show(src)} is not a valid regular expression`);
     }
   }
+  if (o.json !== undefined) expect.json = readJsonExpect(r, o.json, `${path}.json`);
   if (o.max_latency !== undefined) {
     expect.max_latency = r.duration(o.max_latency, `${path}.max_latency`, 0, 1);
   }
@@ -424,4 +432,24 @@ function readExpect(r: ConfigReader, value: unknown, path: string, type: ProbeTy
     );
   }
   return expect;
+}
+
+const FIELD_PATH = /^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+|\[\d+\])*$/;
+
+/** `expect.json`: field paths (`data.items[0].status`) to the scalar each must equal. */
+function readJsonExpect(r: ConfigReader, value: unknown, path: string): Record<string, JsonScalar> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return r.fail(path, `expected a mapping of field paths to values, got ${show(value)}`) ?? {};
+  }
+  const fields: Record<string, JsonScalar> = {};
+  for (const [field, want] of Object.entries(value)) {
+    if (!FIELD_PATH.test(field)) {
+      r.fail(path, `${show(field)} is not a field path like data.items[0].status`);
+    } else if (want !== null && typeof want === "object") {
+      r.fail(`${path}.${field}`, `expected a string, number, boolean or null, got ${show(want)}`);
+    } else {
+      fields[field] = want as JsonScalar;
+    }
+  }
+  return fields;
 }

@@ -45,3 +45,33 @@ export function checkCertDays(
     left.toFixed(1)
   } days (${when}), under cert_days_left ${expect.cert_days_left}`;
 }
+
+/** The value at a field path like `data.items[0].status`, or `undefined`. */
+export function fieldAt(value: unknown, path: string): unknown {
+  let cur = value;
+  for (const part of path.match(/[^.[\]]+/g) ?? []) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+/** `expect.json`: each field of the JSON body equals its value. */
+export function checkJson(expect: ProbeExpect, body: string): string | undefined {
+  if (!expect.json) return undefined;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body);
+  } catch {
+    return "body is not JSON";
+  }
+  for (const [path, want] of Object.entries(expect.json)) {
+    const got = fieldAt(doc, path);
+    if (got !== want) {
+      return `json ${path} is ${JSON.stringify(got) ?? "missing"}, expected ${
+        JSON.stringify(want)
+      }`;
+    }
+  }
+  return undefined;
+}

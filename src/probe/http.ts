@@ -10,7 +10,7 @@
 import type { ProbeConfig } from "../config/schema.ts";
 import { errorMessage } from "../errors.ts";
 import { ProbeError, type RunClock } from "./conn.ts";
-import { checkCertDays, checkLatency, checkStatus } from "./expect.ts";
+import { checkCertDays, checkJson, checkLatency, checkStatus } from "./expect.ts";
 import { http1Request, type Http1Response } from "./http1.ts";
 import { envCaCerts, responseCertExpiry } from "./tls.ts";
 import { type Probe, type ProbeContext, type ProbeResult, since } from "./types.ts";
@@ -117,5 +117,5 @@ function checkBody(config: ProbeConfig, body: string): string | undefined {
   if (e.body_regex && !e.body_regex.test(body)) {
     return `body does not match /${e.body_regex.source}/`;
   }
-  return undefined;
+  return checkJson(e, body);
 }
