@@ -125,6 +125,7 @@ async function benchAstronWatch() {
   const perms = task.split(/\s+/).filter((a) => a.startsWith("--allow-"));
   const agent = new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", ...perms, ROOT + "main.ts", "run", "--config", `${dir}/aw.yaml`],
+    cwd: dir,
     stdout: "null",
     stderr: "null",
   }).spawn();

@@ -1,6 +1,6 @@
 /**
  * The agent: builds its components from the config, starts them in
- * dependency order (telemetry, api, probes), stops them in reverse within a
+ * dependency order (telemetry, store, api, probes), stops them in reverse within a
  * deadline, and applies a reloaded config.
  *
  * @module
@@ -19,6 +19,7 @@ import { VERSION } from "./version.ts";
 import { Telemetry } from "./metrics/telemetry.ts";
 import { defaultLabels, PlatformMetrics } from "./metrics/meter.ts";
 import { ProbeMetrics } from "./probe/metrics.ts";
+import { createStore, type Store } from "./store/store.ts";
 
 /** A part of the agent with a lifecycle. */
 export interface Component {
@@ -57,6 +58,7 @@ export class Agent {
   readonly #api: ApiServer;
   readonly #scheduler: ProbeScheduler;
   readonly telemetry: Telemetry;
+  readonly store: Store;
   readonly metrics: PlatformMetrics;
   readonly #components: Component[];
   #started: Component[] = [];
@@ -71,6 +73,7 @@ export class Agent {
       labels: defaultLabels({ serverName: this.#config.otlp.service_name }),
     });
     const probeMetrics = new ProbeMetrics(this.metrics, this.board, this.telemetry.tracer);
+    this.store = createStore(this.#config.store, this.#logger.child({ component: "store" }));
     this.#api = new ApiServer(this.#config.server.listen, {
       version: VERSION,
       startedAt: this.startedAt,
@@ -78,6 +81,7 @@ export class Agent {
       board: this.board,
       readiness: () => this.readiness(),
       scrape: () => this.telemetry.scrape(),
+      store: this.store,
       schedulerLag: () => this.#scheduler.lag(),
       logger: this.#logger,
     });
@@ -93,7 +97,7 @@ export class Agent {
       stop: () => this.#scheduler.stop(),
       reload: (config) => this.#scheduler.update(this.#probeConfigs(config)),
     };
-    this.#components = [this.telemetry, this.#api, probes];
+    this.#components = [this.telemetry, this.store, this.#api, probes];
   }
 
   /** The config in force. */

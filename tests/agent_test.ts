@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnAgent, tempDir } from "./support/agent.ts";
+import { chatRun } from "./fixtures/workflow.ts";
 
 const listenAnyPort = "server:\n  listen: 127.0.0.1:0\n  shutdown_timeout: 5s\n";
 
@@ -23,7 +24,7 @@ Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, 
     const lines = table.split("\n");
     assert.match(
       lines[0],
-      /^astron-watch \d+\.\d+\.\d+ {2}up \d+s {2}telemetry ok {2}api ok {2}probes ok$/,
+      /^astron-watch \d+\.\d+\.\d+ {2}up \d+s {2}telemetry ok {2}store ok {2}api ok {2}probes ok$/,
     );
     assert.match(lines[2], /^PROBE\s+STATE\s+LAST\s+P50\s+P90\s+P99\s+UPTIME\s+LAST ERROR$/);
     assert.match(
@@ -37,6 +38,7 @@ Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, 
     assert.equal(json.probes[0].state, "up");
     assert.deepEqual(json.components.map((c: { component: string }) => c.component), [
       "telemetry",
+      "store",
       "api",
       "probes",
     ]);
@@ -156,4 +158,41 @@ Deno.test("run with a broken config exits 2 naming the path, before starting any
     stderr.trim(),
     'astron-watch run: log.level: "loud" is not one of debug | info | warn | error',
   );
+});
+
+Deno.test("the running agent takes a workflow record with the write token and serves it back", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(
+    `${dir.path}/c.yaml`,
+    listenAnyPort + "  write_token: ${TOKEN}\nprobes: []\n",
+  );
+  const agent = await spawnAgent({ config: `${dir.path}/c.yaml`, env: { TOKEN: "t0ken" } });
+  try {
+    const record = chatRun();
+    const denied = await agent.fetch("/api/v1/traces", {
+      method: "POST",
+      body: JSON.stringify(record),
+    });
+    assert.equal(denied.status, 401);
+    await denied.body?.cancel();
+    const posted = await agent.fetch("/api/v1/traces", {
+      method: "POST",
+      headers: { Authorization: "Bearer t0ken", "Content-Type": "application/json" },
+      body: JSON.stringify(record),
+    });
+    assert.equal(posted.status, 202, await posted.clone().text());
+    assert.equal((await posted.json()).stored, 1);
+    const run = await (await agent.fetch(`/api/v1/traces/${record.sid}`)).json();
+    assert.equal(run.record.sid, record.sid);
+    assert.equal(run.record.question, record.question);
+    assert.equal(run.record.trace.length, record.trace?.length);
+    agent.kill("SIGTERM");
+    assert.equal((await agent.exit()).code, 0);
+    assert.ok(
+      (await Deno.stat(`${dir.path}/data/astron-watch.db`)).isFile,
+      "the store lives beside the config",
+    );
+  } finally {
+    await agent.close();
+  }
 });

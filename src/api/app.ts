@@ -19,6 +19,8 @@ import { healthRoutes, type Readiness } from "./routes/health.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { probeRoutes } from "./routes/probes.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { traceRoutes } from "./routes/traces.ts";
+import type { Store } from "../store/store.ts";
 
 export type { Readiness };
 
@@ -33,6 +35,8 @@ export interface ApiDeps {
   readiness: () => Readiness[];
   /** Schedule lag of probe runs, in ms. */
   schedulerLag?: () => { p50: number | null; p99: number | null; max: number | null; runs: number };
+  /** The trace store; without it the trace routes are not mounted. */
+  store?: Store;
   /** The Prometheus exposition of the agent's metrics. */
   scrape: () => Promise<string>;
   logger: Logger;
@@ -78,6 +82,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   app.route("/", statusRoutes(deps));
   app.route("/", probeRoutes(deps));
   app.route("/", metricsRoutes(deps));
+  if (deps.store) app.route("/", traceRoutes({ store: deps.store }));
 
   app.notFound((c) => errorResponse(404, `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {

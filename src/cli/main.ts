@@ -14,6 +14,7 @@ import { initCommand } from "./init.ts";
 import { serviceCommand } from "./service.ts";
 import { logsCommand } from "./logs.ts";
 import { probeCommand } from "./probe.ts";
+import { tracesCommand } from "./traces.ts";
 
 const versionCommand: Command = {
   name: "version",
@@ -35,6 +36,7 @@ export const COMMANDS: readonly Command[] = [
   runCommand,
   checkCommand,
   probeCommand,
+  tracesCommand,
   logsCommand,
   initCommand,
   serviceCommand,

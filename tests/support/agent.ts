@@ -159,9 +159,12 @@ export interface SpawnOptions {
 export async function spawnAgent(options: SpawnOptions = {}): Promise<AgentProcess> {
   const args = ["run", "--quiet", ...startPermissions(), MAIN, "run"];
   if (options.config) args.push("--config", options.config);
+  // The agent keeps its data and logs relative to its working directory: the config's, by default.
+  const cwd = options.cwd ??
+    (options.config ? options.config.slice(0, options.config.lastIndexOf("/")) : undefined);
   const child = new Deno.Command(Deno.execPath(), {
     args,
-    cwd: options.cwd,
+    cwd,
     env: options.env,
     stdin: "null",
     stdout: "piped",

@@ -1,0 +1,274 @@
+/**
+ * `astron-watch traces [list|show SID|stats] [filters]`: query the trace
+ * store from the shell, opening the store named by the config directly (the
+ * agent need not run). The filters are the API's, as flags.
+ *
+ * @module
+ */
+
+import { loadConfig } from "../config/load.ts";
+import { formatProblem } from "../config/reader.ts";
+import { Logger } from "../log/logger.ts";
+import { createStore, type Store } from "../store/store.ts";
+import { parseListQuery, parseUsageQuery } from "../store/filters.ts";
+import type { RunSummary, UsageGroup } from "../store/query.ts";
+import { SID_PATTERN } from "../store/workflow.ts";
+import { Command, err, EXIT, out, parseFlags, UsageError } from "./command.ts";
+
+const USAGE = `usage: astron-watch traces [list] [filters] [--json]
+       astron-watch traces show SID [--blobs inline] [--json]
+       astron-watch traces stats [--by app_id|node_type] [--since T] [--until T] [--json]
+
+Queries the trace store named by store.url in the config, without the agent.
+
+list filters:
+  --app-id ID  --uid ID  --chat-id ID
+  --status error|ok
+  --since T  --until T   epoch ms, 2026-01-31, 2026-01-31T08:00:00Z, or "24h" (ago)
+  -q, --q TEXT           text in the sid or the question
+  --limit N              1 to 500 (default 50)
+  --cursor C             the next page, as printed after a full page
+
+options:
+  -c, --config FILE   the YAML config (default ./astron-watch.yaml if present,
+                      else the built-in defaults)
+  --json              print JSON, as the HTTP API answers
+  -h, --help          show this help
+
+Exit codes: 0 ok, 1 no such run or the store cannot be read, 2 usage or config error.
+`;
+
+const FLAGS = {
+  config: { type: "string", short: "c" },
+  json: { type: "boolean" },
+  "app-id": { type: "string" },
+  uid: { type: "string" },
+  "chat-id": { type: "string" },
+  status: { type: "string" },
+  since: { type: "string" },
+  until: { type: "string" },
+  q: { type: "string", short: "q" },
+  limit: { type: "string" },
+  cursor: { type: "string" },
+  by: { type: "string" },
+  blobs: { type: "string" },
+} as const;
+
+type Values = ReturnType<typeof parseFlags<typeof FLAGS>>["values"];
+
+function pick(values: Values, names: (keyof typeof FLAGS)[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of names) {
+    const v = values[n];
+    if (typeof v === "string") out[n.replace("-", "_")] = v;
+  }
+  return out;
+}
+
+function refuse(values: Values, allowed: (keyof typeof FLAGS)[], action: string): void {
+  for (const [k, v] of Object.entries(values)) {
+    if (v === undefined || ["config", "json", "help"].includes(k)) continue;
+    if (!allowed.includes(k as keyof typeof FLAGS)) {
+      throw new UsageError(`--${k} does not apply to "traces ${action}"`);
+    }
+  }
+}
+
+const time = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19);
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => [...r[i]].length)));
+  return rows.map((r) =>
+    r.map((c, i) => i === r.length - 1 ? c : c + " ".repeat(widths[i] - [...c].length)).join("  ")
+      .trimEnd()
+  ).join("\n") + "\n";
+}
+
+function listText(runs: RunSummary[], next: string | null): string {
+  if (!runs.length) return "no runs\n";
+  const rows = [["START (UTC)", "SID", "APP", "STATUS", "MS", "TOKENS", "QUESTION"]];
+  for (const r of runs) {
+    rows.push([
+      time(r.start_time),
+      r.sid,
+      r.app_id,
+      r.error ? `error ${r.status_code}` : "ok",
+      String(r.duration),
+      String(r.usage.total_tokens),
+      r.question.replace(/\s+/g, " ").slice(0, 40),
+    ]);
+  }
+  return table(rows) + (next ? `next page: --cursor ${next}\n` : "");
+}
+
+function statsText(groups: UsageGroup[], by: string): string {
+  if (!groups.length) return "no runs in the window\n";
+  const rows = [[
+    by.toUpperCase(),
+    "COUNT",
+    "ERRORS",
+    "PROMPT",
+    "COMPLETION",
+    "TOTAL",
+    "P50",
+    "P90",
+    "P99",
+  ]];
+  for (const g of groups) {
+    rows.push([
+      g.key || "-",
+      String(g.count),
+      String(g.errors),
+      String(g.prompt_tokens),
+      String(g.completion_tokens),
+      String(g.total_tokens),
+      `${g.latency_ms.p50}ms`,
+      `${g.latency_ms.p90}ms`,
+      `${g.latency_ms.p99}ms`,
+    ]);
+  }
+  return table(rows);
+}
+
+async function openStore(path: string | undefined): Promise<Store | number> {
+  const loaded = await loadConfig({ path });
+  if (!loaded.ok) {
+    for (const p of loaded.problems) err(formatProblem(p));
+    return EXIT.usage;
+  }
+  const config = loaded.config.store;
+  const file = /^sqlite:(?:\/\/)?(.+)$/i.exec(config.url)?.[1];
+  if (file && file !== ":memory:") {
+    try {
+      await Deno.stat(file);
+    } catch {
+      err(`astron-watch traces: no trace store at ${file} (store.url; has the agent run?)`);
+      return EXIT.failure;
+    }
+  }
+  const store = createStore(config, new Logger(), { background: false });
+  try {
+    await store.start();
+  } catch (e) {
+    err(`astron-watch traces: ${(e as Error).message}`);
+    return EXIT.failure;
+  }
+  return store;
+}
+
+/** The `traces` command. */
+export const tracesCommand: Command = {
+  name: "traces",
+  summary: "query the trace store: list, show SID, stats",
+  usage: USAGE,
+  async run(argv) {
+    const { values, positionals } = parseFlags(argv, FLAGS, true);
+    if (values.help) {
+      out(USAGE);
+      return EXIT.ok;
+    }
+    const [action = "list", ...rest] = positionals;
+    if (!["list", "show", "stats"].includes(action)) {
+      throw new UsageError(`unknown action "${action}" (list, show SID, stats)`);
+    }
+    const listFlags: (keyof typeof FLAGS)[] = [
+      "app-id",
+      "uid",
+      "chat-id",
+      "status",
+      "since",
+      "until",
+      "q",
+      "limit",
+      "cursor",
+    ];
+    const now = Date.now();
+    let work: (store: Store) => Promise<number>;
+    if (action === "list") {
+      refuse(values, listFlags, action);
+      if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
+      const parsed = parseListQuery(pick(values, listFlags), now);
+      if (!parsed.ok) {
+        throw new UsageError(
+          parsed.error.replace(/^(\w+):/, "--$1:").replace("--app_id", "--app-id").replace(
+            "--chat_id",
+            "--chat-id",
+          ),
+        );
+      }
+      work = async (store) => {
+        const page = await store.listRuns(parsed.value);
+        out(
+          values.json
+            ? JSON.stringify(page, null, 2) + "\n"
+            : listText(page.runs, page.next_cursor),
+        );
+        return EXIT.ok;
+      };
+    } else if (action === "show") {
+      refuse(values, ["blobs"], action);
+      if (rest.length !== 1) throw new UsageError("show takes one SID");
+      const sid = rest[0];
+      if (!SID_PATTERN.test(sid)) throw new UsageError(`"${sid.slice(0, 60)}" is not a sid`);
+      if (values.blobs !== undefined && values.blobs !== "inline" && values.blobs !== "link") {
+        throw new UsageError(`--blobs: "${values.blobs}" is not "inline" or "link"`);
+      }
+      work = async (store) => {
+        const run = await store.getRun(sid, { expandBlobs: values.blobs === "inline" });
+        if (!run) {
+          err(`astron-watch traces: no run with sid ${sid}`);
+          return EXIT.failure;
+        }
+        if (values.json) {
+          out(JSON.stringify(run, null, 2) + "\n");
+          return EXIT.ok;
+        }
+        const r = run.record;
+        const status = r.status?.code ? `error ${r.status.code} ${r.status.message ?? ""}` : "ok";
+        let text = `sid       ${r.sid}\napp_id    ${r.app_id ?? ""}\nuid       ${r.uid ?? ""}\n` +
+          `chat_id   ${r.chat_id ?? ""}\nstart     ${time(r.start_time)} UTC\n` +
+          `duration  ${r.duration ?? ""} ms (first frame ${r.first_frame_duration ?? ""} ms)\n` +
+          `status    ${status.trim()}\ntokens    ${JSON.stringify(r.usage ?? {})}\n` +
+          `question  ${(r.question ?? "").replace(/\s+/g, " ")}\n\n`;
+        const rows = [["#", "TYPE", "NAME", "START", "MS", "OK"]];
+        (r.trace ?? []).forEach((n, i) => {
+          rows.push([
+            String(i + 1),
+            n.node_type ?? String(n.node_id ?? "").split(":")[0],
+            n.node_name ?? "",
+            n.start_time ? time(n.start_time).slice(11) : "",
+            String(n.duration ?? ""),
+            n.running_status === false ? "no" : "yes",
+          ]);
+        });
+        text += table(rows);
+        text += `\n${run.spans.length} span${run.spans.length === 1 ? "" : "s"}` +
+          (run.blobs.length
+            ? `, ${run.blobs.length} blob link(s) (--blobs inline to expand)`
+            : "") +
+          "\n";
+        out(text);
+        return EXIT.ok;
+      };
+    } else {
+      refuse(values, ["by", "since", "until"], action);
+      if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
+      const parsed = parseUsageQuery(pick(values, ["by", "since", "until"]), now);
+      if (!parsed.ok) throw new UsageError(`--${parsed.error}`);
+      work = async (store) => {
+        const stats = await store.usage(parsed.value);
+        out(
+          values.json ? JSON.stringify(stats, null, 2) + "\n" : statsText(stats.groups, stats.by),
+        );
+        return EXIT.ok;
+      };
+    }
+    const store = await openStore(values.config);
+    if (typeof store === "number") return store;
+    try {
+      return await work(store);
+    } finally {
+      await store.stop();
+    }
+  },
+};

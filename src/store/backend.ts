@@ -1,0 +1,61 @@
+/**
+ * What the store needs from a database, whichever it is: a Kysely instance
+ * over the shared schema, and the few things that differ between backends
+ * expressed as capability flags and methods (as Kysely's own
+ * `DialectAdapter.supportsReturning`), never as `if (kind === ...)` in callers.
+ *
+ * @module
+ */
+
+import type { Kysely } from "kysely";
+import type { Database } from "./schema.ts";
+
+/** What differs between backends, as flags the store reads. */
+export interface StoreCapabilities {
+  /** `percentile_disc(...) WITHIN GROUP` runs in SQL; else percentiles are computed in the store. */
+  percentiles: boolean;
+  /** The operator for a case-insensitive substring match (`like` on SQLite, `ilike` on PostgreSQL). */
+  likeOperator: "like" | "ilike";
+  /** Most bound parameters one statement may carry. */
+  maxParameters: number;
+}
+
+/** One open database behind the store. */
+export interface StoreBackend {
+  /** For messages only (`sqlite`, `postgres`). */
+  readonly kind: string;
+  /** A short description for logs, without credentials. */
+  readonly where: string;
+  readonly db: Kysely<Database>;
+  readonly capabilities: StoreCapabilities;
+  /** Bytes the database's live data takes on disk. */
+  size(): Promise<number>;
+  /** Hand space freed by deletes back to the filesystem where the backend keeps it. */
+  reclaim(): Promise<void>;
+  /** True when `err` means the database cannot be reached now (worth spooling and retrying). */
+  isUnavailable(err: unknown): boolean;
+  /** A cheap round trip; rejects when the database cannot be reached. */
+  ping(): Promise<void>;
+  /** Release every connection. */
+  close(): Promise<void>;
+}
+
+/** How to open each backend, by URL scheme. */
+export type BackendOpener = (url: string) => Promise<StoreBackend>;
+
+/**
+ * Open the backend `url` names: `sqlite:PATH` or `postgres://...`.
+ *
+ * @throws {Error} naming the URL's scheme when no backend takes it, or why it cannot be opened.
+ */
+export async function openBackend(url: string): Promise<StoreBackend> {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase() ?? "";
+  const openers: Record<string, () => Promise<BackendOpener>> = {
+    sqlite: async () => (await import("./sqlite/backend.ts")).openSqlite,
+    postgres: async () => (await import("./postgres/backend.ts")).openPostgres,
+    postgresql: async () => (await import("./postgres/backend.ts")).openPostgres,
+  };
+  const opener = openers[scheme];
+  if (!opener) throw new Error(`store.url: unsupported scheme "${scheme}:" (sqlite: or postgres:)`);
+  return await (await opener())(url);
+}

@@ -1,0 +1,150 @@
+/**
+ * The trace store's schema, as migrations embedded in code (the compiled
+ * binary carries no files beside it). The same migrations serve SQLite and
+ * PostgreSQL; each runs once, in name order, recorded by Kysely's `Migrator`.
+ *
+ * @module
+ */
+
+import type { Kysely } from "kysely";
+import { type Migration, type MigrationResult, Migrator } from "kysely/migration";
+import { errorMessage } from "../errors.ts";
+
+// deno-lint-ignore no-explicit-any
+type AnyDb = Kysely<any>;
+
+/** Every migration, by name; names sort in the order they run. */
+export const MIGRATIONS: Record<string, Migration> = {
+  "0001_traces": {
+    async up(db: AnyDb) {
+      await db.schema.createTable("runs")
+        .addColumn("sid", "text", (c) => c.primaryKey())
+        .addColumn("app_id", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("uid", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("chat_id", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("status_code", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("is_error", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("start_time", "bigint", (c) => c.notNull())
+        .addColumn("end_time", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("duration", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("first_frame_duration", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("question_tokens", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("prompt_tokens", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("completion_tokens", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("total_tokens", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("node_count", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("question", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("size_bytes", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("ingested_at", "bigint", (c) => c.notNull())
+        .addColumn("record", "text", (c) => c.notNull())
+        .execute();
+      // List pages walk (start_time, sid) backwards, optionally within one filter value.
+      await db.schema.createIndex("runs_time").on("runs").columns(["start_time", "sid"]).execute();
+      for (const col of ["app_id", "uid", "chat_id", "is_error"]) {
+        await db.schema.createIndex(`runs_${col}_time`).on("runs")
+          .columns([col, "start_time", "sid"]).execute();
+      }
+
+      await db.schema.createTable("nodes")
+        .addColumn("sid", "text", (c) => c.notNull())
+        .addColumn("idx", "integer", (c) => c.notNull())
+        .addColumn("id", "text", (c) => c.notNull())
+        .addColumn("node_id", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("node_type", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("start_time", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("end_time", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("duration", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("ok", "integer", (c) => c.notNull().defaultTo(1))
+        .addColumn("prompt_tokens", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("completion_tokens", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("total_tokens", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("record", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("nodes_pk", ["sid", "idx"])
+        .execute();
+      await db.schema.createIndex("nodes_time").on("nodes").columns(["start_time"]).execute();
+
+      await db.schema.createTable("spans")
+        .addColumn("trace_id", "text", (c) => c.notNull())
+        .addColumn("span_id", "text", (c) => c.notNull())
+        .addColumn("parent_span_id", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("sid", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("name", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("service_name", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("start_time", "bigint", (c) => c.notNull())
+        .addColumn("end_time", "bigint", (c) => c.notNull())
+        .addColumn("status_code", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("received_at", "bigint", (c) => c.notNull())
+        .addColumn("record", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("spans_pk", ["trace_id", "span_id"])
+        .execute();
+      await db.schema.createIndex("spans_sid").on("spans").columns(["sid", "start_time"]).execute();
+      await db.schema.createIndex("spans_time").on("spans").columns(["start_time"]).execute();
+
+      await db.schema.createTable("probe_results")
+        .addColumn("probe", "text", (c) => c.notNull())
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .addColumn("ok", "integer", (c) => c.notNull())
+        .addColumn("duration_ms", "float8", (c) => c.notNull().defaultTo(0))
+        .addColumn("reason", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("record", "text", (c) => c.notNull().defaultTo("{}"))
+        .execute();
+      await db.schema.createIndex("probe_results_probe_at").on("probe_results")
+        .columns(["probe", "at"]).execute();
+      await db.schema.createIndex("probe_results_at").on("probe_results").columns(["at"])
+        .execute();
+
+      await db.schema.createTable("blobs")
+        .addColumn("hash", "text", (c) => c.primaryKey())
+        .addColumn("size", "bigint", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createTable("run_blobs")
+        .addColumn("sid", "text", (c) => c.notNull())
+        .addColumn("hash", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("run_blobs_pk", ["sid", "hash"])
+        .execute();
+      await db.schema.createIndex("run_blobs_hash").on("run_blobs").columns(["hash"]).execute();
+    },
+    async down(db: AnyDb) {
+      for (const t of ["run_blobs", "blobs", "probe_results", "spans", "nodes", "runs"]) {
+        await db.schema.dropTable(t).ifExists().execute();
+      }
+    },
+  },
+};
+
+/** One migration's outcome, as Kysely's `MigrationResult`. */
+export type { MigrationResult };
+
+/** The outcome of {@linkcode migrateToLatest}: never thrown, always returned. */
+export interface MigrateResult {
+  /** Why migrating stopped, if it did. */
+  error?: string;
+  /** Each migration attempted: `Success`, `Error` or `NotExecuted`. */
+  results: MigrationResult[];
+}
+
+/**
+ * Bring the schema to the latest migration. Never throws: a failure comes
+ * back as `error`, with the steps that ran (kysely's `migrateToLatest` shape).
+ *
+ * @example
+ * ```ts
+ * const { error, results } = await migrateToLatest(backend.db);
+ * if (error) throw new Error(`store migration failed: ${error}`);
+ * ```
+ */
+export async function migrateToLatest(db: AnyDb): Promise<MigrateResult> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: () => Promise.resolve(MIGRATIONS) },
+    migrationTableName: "store_migrations",
+    migrationLockTableName: "store_migrations_lock",
+  });
+  try {
+    const { error, results } = await migrator.migrateToLatest();
+    return { error: error === undefined ? undefined : errorMessage(error), results: results ?? [] };
+  } catch (err) {
+    return { error: errorMessage(err), results: [] };
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The trace store's tables as Kysely sees them. Times are epoch milliseconds;
+ * `record` columns hold the platform's JSON exactly as received (large
+ * strings replaced by blob links), so fields the platform adds later are kept.
+ *
+ * @module
+ */
+
+/** One workflow run (the platform's "WorkflowLog" without its `trace`). */
+export interface RunsTable {
+  sid: string;
+  app_id: string;
+  uid: string;
+  chat_id: string;
+  status_code: number;
+  /** 1 when `status.code` is not 0. */
+  is_error: number;
+  start_time: number;
+  end_time: number;
+  duration: number;
+  first_frame_duration: number;
+  question_tokens: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  node_count: number;
+  /** The question, for `q` search and list pages (NUL removed). */
+  question: string;
+  /** Bytes this run takes (its JSON and its nodes'), for the disk budget. */
+  size_bytes: number;
+  ingested_at: number;
+  /** The record as received, without `trace`. */
+  record: string;
+}
+
+/** One node log of a run, in the order the record listed it (`idx`). */
+export interface NodesTable {
+  sid: string;
+  idx: number;
+  id: string;
+  node_id: string;
+  /** `node_type`, else the part of `node_id` before `:`. */
+  node_type: string;
+  start_time: number;
+  end_time: number;
+  duration: number;
+  /** 0 after an error (`running_status: false`), else 1. */
+  ok: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  record: string;
+}
+
+/** One OTLP span; linked to a run through its `sid` attribute. */
+export interface SpansTable {
+  trace_id: string;
+  span_id: string;
+  parent_span_id: string;
+  sid: string;
+  name: string;
+  service_name: string;
+  start_time: number;
+  end_time: number;
+  status_code: number;
+  received_at: number;
+  record: string;
+}
+
+/** One probe result (written by the probe scheduler's history keeper). */
+export interface ProbeResultsTable {
+  probe: string;
+  at: number;
+  ok: number;
+  duration_ms: number;
+  reason: string;
+  record: string;
+}
+
+/** One blob file (content-addressed by SHA-256). */
+export interface BlobsTable {
+  hash: string;
+  size: number;
+  created_at: number;
+}
+
+/** Which runs link to which blobs, so unreferenced blobs can go. */
+export interface RunBlobsTable {
+  sid: string;
+  hash: string;
+}
+
+/** Every table. */
+export interface Database {
+  runs: RunsTable;
+  nodes: NodesTable;
+  spans: SpansTable;
+  probe_results: ProbeResultsTable;
+  blobs: BlobsTable;
+  run_blobs: RunBlobsTable;
+}

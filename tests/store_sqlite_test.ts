@@ -1,0 +1,5 @@
+import { storeSuite } from "./fixtures/store_suite.ts";
+
+Deno.test("trace store on SQLite", async (t) => {
+  await storeSuite(t);
+});

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { executionOrder } from "../src/store/rows.ts";
+import { decodeCursor, encodeCursor, percentile } from "../src/store/query.ts";
+import { validateRecord } from "../src/store/workflow.ts";
+import { Spool } from "../src/store/spool.ts";
+
+Deno.test("execution order follows the graph, then start time, and survives cycles", () => {
+  const nodes = [
+    { id: "c", idx: 0, start_time: 5, next: [] },
+    { id: "a", idx: 1, start_time: 9, next: ["b"] },
+    { id: "b", idx: 2, start_time: 1, next: ["c"] },
+    { id: "x", idx: 3, start_time: 2, next: ["y"] },
+    { id: "y", idx: 4, start_time: 3, next: ["x"] },
+  ];
+  assert.deepEqual(executionOrder(nodes, (n) => n.next).map((n) => n.id), [
+    "a",
+    "b",
+    "c",
+    "x",
+    "y",
+  ]);
+});
+
+Deno.test("cursors round-trip and foreign text is refused", () => {
+  const c = { start_time: 1767225600000, sid: "spf0001@hf" };
+  assert.deepEqual(decodeCursor(encodeCursor(c)), c);
+  for (
+    const bad of ["", "abc", "../../x", btoa("[1]"), btoa('["x","y"]'), "%%%", "a".repeat(500)]
+  ) {
+    assert.equal(decodeCursor(bad), undefined, bad);
+  }
+});
+
+Deno.test("percentiles are nearest-rank", () => {
+  const xs = Array.from({ length: 100 }, (_, i) => i + 1);
+  assert.deepEqual([0.5, 0.9, 0.99].map((p) => percentile(xs, p)), [50, 90, 99]);
+  assert.equal(percentile([], 0.5), 0);
+  assert.equal(percentile([7], 0.99), 7);
+});
+
+Deno.test("records nested deeper than 64 levels are refused, the walk stopping at the limit", () => {
+  let deep: unknown = "x";
+  for (let i = 0; i < 100_000; i++) deep = { d: deep };
+  const r = validateRecord({ sid: "s1", start_time: 1, deep });
+  assert.equal(r.ok, false);
+  assert.match((r as { error: string }).error, /nests deeper than 64/);
+});
+
+Deno.test("the spool replays in order, skips a torn tail and empties itself", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const spool = new Spool<{ n: number }>(dir);
+    await spool.open();
+    await spool.append({ n: 1 }, 1);
+    await spool.append({ n: 2 }, 2);
+    spool.close();
+    await Deno.writeTextFile(`${dir}/spool.ndjson`, '{"count":5,"data":{"n":', { append: true });
+    const again = new Spool<{ n: number }>(dir);
+    await again.open();
+    assert.equal(again.pending, 3);
+    await again.append({ n: 3 }, 1);
+    const seen: number[] = [];
+    await assert.rejects(again.replay(() => Promise.reject(new Error("down"))));
+    assert.equal(again.pending, 4);
+    while (again.pending) {
+      await again.replay((batch) => {
+        seen.push(...batch.map((b) => b.n));
+        return Promise.resolve();
+      }, 2);
+    }
+    assert.deepEqual(seen, [1, 2, 3]);
+    assert.equal((await Deno.stat(`${dir}/spool.ndjson`)).size, 0);
+    again.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
