@@ -1,6 +1,6 @@
 /**
  * The agent: builds its components from the config, starts them in
- * dependency order (telemetry, store, api, probes), stops them in reverse within a
+ * dependency order (telemetry, store, history, api, probes), stops them in reverse within a
  * deadline, and applies a reloaded config.
  *
  * @module
@@ -20,6 +20,7 @@ import { Telemetry } from "./metrics/telemetry.ts";
 import { defaultLabels, PlatformMetrics } from "./metrics/meter.ts";
 import { ProbeMetrics } from "./probe/metrics.ts";
 import { createStore, type Store } from "./store/store.ts";
+import { ProbeHistory } from "./probe/history.ts";
 
 /** A part of the agent with a lifecycle. */
 export interface Component {
@@ -73,7 +74,11 @@ export class Agent {
       labels: defaultLabels({ serverName: this.#config.otlp.service_name }),
     });
     const probeMetrics = new ProbeMetrics(this.metrics, this.board, this.telemetry.tracer);
-    this.store = createStore(this.#config.store, this.#logger.child({ component: "store" }));
+    this.store = createStore(this.#config.store, this.#logger);
+    const history = new ProbeHistory({
+      store: this.store,
+      logger: this.#logger.child({ component: "history" }),
+    });
     this.#api = new ApiServer(this.#config.server.listen, {
       version: VERSION,
       startedAt: this.startedAt,
@@ -89,7 +94,13 @@ export class Agent {
       registry: PROBES,
       board: this.board,
       logger: this.#logger.child({ component: "probes" }),
-      onRun: (config) => probeMetrics.start(config),
+      onRun: (config) => {
+        const done = probeMetrics.start(config);
+        return (result) => {
+          done(result);
+          history.record(config.name, result);
+        };
+      },
     });
     const probes: Component = {
       name: "probes",
@@ -97,7 +108,7 @@ export class Agent {
       stop: () => this.#scheduler.stop(),
       reload: (config) => this.#scheduler.update(this.#probeConfigs(config)),
     };
-    this.#components = [this.telemetry, this.store, this.#api, probes];
+    this.#components = [this.telemetry, this.store, history, this.#api, probes];
   }
 
   /** The config in force. */

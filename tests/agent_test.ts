@@ -24,7 +24,7 @@ Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, 
     const lines = table.split("\n");
     assert.match(
       lines[0],
-      /^astron-watch \d+\.\d+\.\d+ {2}up \d+s {2}telemetry ok {2}store ok {2}api ok {2}probes ok$/,
+      /^astron-watch \d+\.\d+\.\d+ {2}up \d+s {2}telemetry ok {2}store ok {2}history ok {2}api ok {2}probes ok$/,
     );
     assert.match(lines[2], /^PROBE\s+STATE\s+LAST\s+P50\s+P90\s+P99\s+UPTIME\s+LAST ERROR$/);
     assert.match(
@@ -39,6 +39,7 @@ Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, 
     assert.deepEqual(json.components.map((c: { component: string }) => c.component), [
       "telemetry",
       "store",
+      "history",
       "api",
       "probes",
     ]);
@@ -194,5 +195,47 @@ Deno.test("the running agent takes a workflow record with the write token and se
     );
   } finally {
     await agent.close();
+  }
+});
+
+Deno.test("probe history outlives a restart: ?since= reads it from the store", async () => {
+  await using dir = await tempDir();
+  const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepting = (async () => {
+    for await (const conn of target) conn.close();
+  })();
+  const file = `${dir.path}/c.yaml`;
+  await Deno.writeTextFile(
+    file,
+    listenAnyPort +
+      `probes:\n  - { name: db, type: tcp, target: "127.0.0.1:${target.addr.port}", interval: 200ms, timeout: 100ms, jitter: 0s }\n`,
+  );
+  try {
+    const first = await spawnAgent({ config: file });
+    try {
+      await new Promise((r) => setTimeout(r, 1100));
+      first.kill("SIGTERM");
+      assert.equal((await first.exit()).code, 0);
+    } finally {
+      await first.close();
+    }
+    const second = await spawnAgent({ config: file });
+    try {
+      const memory = await (await second.fetch("/api/v1/probes/db")).json();
+      assert.ok(memory.history.length <= 1, "memory starts empty after a restart");
+      const stored = await (await second.fetch("/api/v1/probes/db?since=1h&limit=1000")).json();
+      assert.ok(stored.history.length >= 4, `stored runs: ${stored.history.length}`);
+      assert.ok(stored.history.every((h: { ok: boolean }) => h.ok));
+      const bad = await second.fetch("/api/v1/probes/db?since=yesterday");
+      assert.equal(bad.status, 400);
+      assert.match((await bad.json()).error.message, /^since: "yesterday" is not a time/);
+      second.kill("SIGTERM");
+      assert.equal((await second.exit()).code, 0);
+    } finally {
+      await second.close();
+    }
+  } finally {
+    target.close();
+    await accepting.catch(() => {});
   }
 });

@@ -34,7 +34,7 @@ import { Spool } from "./spool.ts";
 import { toRows } from "./rows.ts";
 import { type PreparedRun, type WriteBatch, writeBatch } from "./write.ts";
 import { validateRecord } from "./workflow.ts";
-import type { SpansTable } from "./schema.ts";
+import type { ProbeResultsTable, SpansTable } from "./schema.ts";
 import {
   getRun,
   type ListQuery,
@@ -249,6 +249,36 @@ export class Store implements Component {
     return outcome === "stored"
       ? { stored: rows.length, spooled: 0 }
       : { stored: 0, spooled: rows.length };
+  }
+
+  /**
+   * Keep probe runs as history. Best effort: while the database is
+   * unreachable they are dropped (the in-memory hour still answers), never spooled.
+   *
+   * @returns how many were written.
+   */
+  async recordProbeResults(rows: readonly ProbeResultsTable[]): Promise<number> {
+    const backend = this.#backend;
+    if (!rows.length || !backend || this.#stopped || this.#down) return 0;
+    const chunk = Math.max(1, Math.floor(backend.capabilities.maxParameters / 6));
+    await this.#withLock(async () => {
+      for (let i = 0; i < rows.length; i += chunk) {
+        await backend.db.insertInto("probe_results").values(rows.slice(i, i + chunk)).execute();
+      }
+    });
+    return rows.length;
+  }
+
+  /** A probe's stored runs in `[since, until)`, oldest first, at most `limit`. */
+  probeHistory(
+    probe: string,
+    since: number,
+    until: number,
+    limit: number,
+  ): Promise<ProbeResultsTable[]> {
+    return this.backend.db.selectFrom("probe_results").selectAll()
+      .where("probe", "=", probe).where("at", ">=", since).where("at", "<", until)
+      .orderBy("at").limit(limit).execute();
   }
 
   /** One page of runs, newest first. */
