@@ -10,7 +10,7 @@ import { loadConfig } from "../config/load.ts";
 import { formatProblem } from "../config/reader.ts";
 import { Logger } from "../log/logger.ts";
 import { createStore, type Store } from "../store/store.ts";
-import { parseListQuery, parseUsageQuery } from "../store/filters.ts";
+import { LIST_PARAMS, parseListQuery, parseUsageQuery } from "../store/filters.ts";
 import type { RunSummary, UsageGroup } from "../store/query.ts";
 import { SID_PATTERN } from "../store/workflow.ts";
 import { Command, err, EXIT, out, parseFlags, UsageError } from "./command.ts";
@@ -171,17 +171,8 @@ export const tracesCommand: Command = {
     if (!["list", "show", "stats"].includes(action)) {
       throw new UsageError(`unknown action "${action}" (list, show SID, stats)`);
     }
-    const listFlags: (keyof typeof FLAGS)[] = [
-      "app-id",
-      "uid",
-      "chat-id",
-      "status",
-      "since",
-      "until",
-      "q",
-      "limit",
-      "cursor",
-    ];
+    // The flags are the API's list parameters, spelled with dashes.
+    const listFlags = LIST_PARAMS.map((p) => p.replaceAll("_", "-")) as (keyof typeof FLAGS)[];
     const now = Date.now();
     let work: (store: Store) => Promise<number>;
     if (action === "list") {
