@@ -1,6 +1,6 @@
 /**
  * The agent: builds its components from the config, starts them in
- * dependency order (telemetry, store, history, api, probes), stops them in reverse within a
+ * dependency order (log, telemetry, store, history, api, probes), stops them in reverse within a
  * deadline, and applies a reloaded config.
  *
  * @module
@@ -8,7 +8,8 @@
 
 import type { Config, ProbeConfig } from "./config/schema.ts";
 import type { HostPort } from "./config/reader.ts";
-import type { Logger } from "./log/logger.ts";
+import type { Logger, LogSink } from "./log/logger.ts";
+import { LogComponent } from "./log/log_component.ts";
 import { errorMessage } from "./errors.ts";
 import { ApiServer } from "./api/server.ts";
 import type { Readiness } from "./api/app.ts";
@@ -48,6 +49,8 @@ export interface StopResult {
 export interface AgentOptions {
   config: Config;
   logger: Logger;
+  /** Where the log goes before the file is open and after it is closed (and beside it on a terminal). */
+  stderr: LogSink;
 }
 
 /** The running agent. */
@@ -60,6 +63,7 @@ export class Agent {
   readonly #scheduler: ProbeScheduler;
   readonly telemetry: Telemetry;
   readonly store: Store;
+  readonly log: LogComponent;
   readonly metrics: PlatformMetrics;
   readonly #components: Component[];
   #started: Component[] = [];
@@ -68,7 +72,9 @@ export class Agent {
   constructor(options: AgentOptions) {
     this.#config = options.config;
     this.#logger = options.logger;
+    this.log = new LogComponent(this.#logger, this.#config.log, options.stderr);
     this.telemetry = new Telemetry({ otlp: this.#config.otlp });
+    this.#observeLog();
     this.metrics = new PlatformMetrics({
       provider: this.telemetry.meterProvider,
       labels: defaultLabels({ serverName: this.#config.otlp.service_name }),
@@ -87,6 +93,7 @@ export class Agent {
       readiness: () => this.readiness(),
       scrape: () => this.telemetry.scrape(),
       store: this.store,
+      log: () => ({ path: this.log.path, stats: this.log.stats() }),
       schedulerLag: () => this.#scheduler.lag(),
       logger: this.#logger,
     });
@@ -108,7 +115,7 @@ export class Agent {
       stop: () => this.#scheduler.stop(),
       reload: (config) => this.#scheduler.update(this.#probeConfigs(config)),
     };
-    this.#components = [this.telemetry, this.store, history, this.#api, probes];
+    this.#components = [this.log, this.telemetry, this.store, history, this.#api, probes];
   }
 
   /** The config in force. */
@@ -198,6 +205,23 @@ export class Agent {
       const reason = started ? c.readiness?.() : "not started";
       return { component: c.name, ready: reason === undefined, reason };
     });
+  }
+
+  /** The log sink's counters as metrics: dropped lines and write errors. */
+  #observeLog(): void {
+    const meter = this.telemetry.meterProvider.getMeter("astron-watch");
+    const dropped = meter.createObservableCounter("astron_watch_log_dropped_lines", {
+      description: "Log lines dropped because the disk was slow, full or failing.",
+    });
+    const errors = meter.createObservableCounter("astron_watch_log_write_errors", {
+      description: "Failed log writes, opens and rotations.",
+    });
+    meter.addBatchObservableCallback((o) => {
+      const s = this.log.stats();
+      if (!s) return;
+      o.observe(dropped, s.dropped_lines);
+      o.observe(errors, s.write_errors);
+    }, [dropped, errors]);
   }
 
   /** The probes to run: the default self-probe (URL port 0) points at the port actually bound. */

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { spawnAgent, tempDir } from "./support/agent.ts";
 import { chatRun } from "./fixtures/workflow.ts";
 
-const listenAnyPort = "server:\n  listen: 127.0.0.1:0\n  shutdown_timeout: 5s\n";
+// Tests read the agent's log from its stderr; the file sink writes it beside the config as well.
+const listenAnyPort =
+  "log:\n  stderr: always\nserver:\n  listen: 127.0.0.1:0\n  shutdown_timeout: 5s\n";
 
 Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, and SIGTERM exits 0", async () => {
   await using dir = await tempDir();
@@ -24,11 +26,15 @@ Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, 
     const lines = table.split("\n");
     assert.match(
       lines[0],
-      /^astron-watch \d+\.\d+\.\d+ {2}up \d+s {2}telemetry ok {2}store ok {2}history ok {2}api ok {2}probes ok$/,
+      /^astron-watch \d+\.\d+\.\d+ {2}up \d+s {2}log ok {2}telemetry ok {2}store ok {2}history ok {2}api ok {2}probes ok$/,
     );
-    assert.match(lines[2], /^PROBE\s+STATE\s+LAST\s+P50\s+P90\s+P99\s+UPTIME\s+LAST ERROR$/);
     assert.match(
-      lines[3],
+      lines[1],
+      /^log logs\/astron-watch\.log: \d+ lines written, 0 dropped, 0 write errors, 0 rotations$/,
+    );
+    assert.match(lines[3], /^PROBE\s+STATE\s+LAST\s+P50\s+P90\s+P99\s+UPTIME\s+LAST ERROR$/);
+    assert.match(
+      lines[4],
       /^astron-watch\s+up\s+\d+s ago\s+[\d.]+ms\s+[\d.]+ms\s+[\d.]+ms\s+100\.0%\s+-$/,
     );
 
@@ -37,6 +43,7 @@ Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, 
     assert.equal(json.probes[0].name, "astron-watch");
     assert.equal(json.probes[0].state, "up");
     assert.deepEqual(json.components.map((c: { component: string }) => c.component), [
+      "log",
       "telemetry",
       "store",
       "history",
@@ -53,6 +60,11 @@ Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, 
     assert.equal(code, 0, stderr);
     assert.ok(Date.now() - t0 < 5_000, "drained within the deadline");
     assert.match(stderr, /"msg":"stopped"/);
+    // SIGTERM loses nothing: the file holds every line up to the last one before it closed.
+    const file = await Deno.readTextFile(`${dir.path}/logs/astron-watch.log`);
+    assert.match(file, /"msg":"listening"/);
+    assert.match(file, /"msg":"probe up"/);
+    assert.match(file, /"msg":"stopping"/);
   } finally {
     await agent.close();
   }
@@ -237,5 +249,35 @@ Deno.test("probe history outlives a restart: ?since= reads it from the store", a
   } finally {
     target.close();
     await accepting.catch(() => {});
+  }
+});
+
+Deno.test("SIGHUP reopens the log file an external logrotate moved away", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/c.yaml`, listenAnyPort + "probes: []\n");
+  const agent = await spawnAgent({ config: `${dir.path}/c.yaml` });
+  try {
+    const live = `${dir.path}/logs/astron-watch.log`;
+    await agent.waitForLine((l) => l.msg === "started");
+    // Lines reach the file within one flush interval (1 s by default).
+    for (
+      let i = 0;
+      i < 50 && !(await Deno.readTextFile(live).catch(() => "")).includes('"started"');
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await Deno.rename(live, `${live}.moved`); // what logrotate does before its postrotate SIGHUP
+    agent.kill("SIGHUP");
+    await agent.waitForLine((l) => l.msg === "reloaded");
+    agent.kill("SIGTERM");
+    assert.equal((await agent.exit()).code, 0);
+    assert.match(await Deno.readTextFile(`${live}.moved`), /"msg":"started"/);
+    const fresh = await Deno.readTextFile(live);
+    assert.match(fresh, /"msg":"reloaded"/);
+    assert.match(fresh, /"msg":"log closed"/);
+    assert.doesNotMatch(fresh, /"msg":"started"/);
+  } finally {
+    await agent.close();
   }
 });

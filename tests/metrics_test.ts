@@ -29,6 +29,7 @@ function targets() {
   const closedPort = closed.addr.port;
   closed.close();
   const yaml = `server: { listen: "127.0.0.1:0" }
+log: { stderr: always }
 probes:
   - { name: web, type: http, kind: server, url: "http://127.0.0.1:${web.addr.port}/", interval: 500ms, timeout: 400ms, jitter: 0s }
   - { name: db, type: tcp, kind: rely, target: "127.0.0.1:${dep.addr.port}", interval: 500ms, timeout: 400ms, jitter: 0s }

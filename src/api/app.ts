@@ -21,6 +21,7 @@ import { probeRoutes } from "./routes/probes.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { traceRoutes } from "./routes/traces.ts";
 import type { Store } from "../store/store.ts";
+import type { RotatingFileSinkStats } from "../log/rotating_file_sink.ts";
 
 export type { Readiness };
 
@@ -35,6 +36,8 @@ export interface ApiDeps {
   readiness: () => Readiness[];
   /** Schedule lag of probe runs, in ms. */
   schedulerLag?: () => { p50: number | null; p99: number | null; max: number | null; runs: number };
+  /** The log file and its sink's counters, for `/status`. */
+  log?: () => { path: string; stats?: RotatingFileSinkStats };
   /** The trace store; without it the trace routes are not mounted. */
   store?: Store;
   /** The Prometheus exposition of the agent's metrics. */

@@ -41,13 +41,14 @@ export const runCommand: Command = {
       return EXIT.usage;
     }
     const { config } = loaded;
+    const stderr = new StderrSink();
     const logger = new Logger({
       level: config.log.level,
       format: config.log.format,
-      sinks: [new StderrSink()],
+      sinks: [stderr],
     });
     logger.info("config loaded", { source: describe(loaded.source) });
-    const agent = new Agent({ config, logger });
+    const agent = new Agent({ config, logger, stderr });
     // Signals are taken from before the start, so a SIGTERM during start-up still drains.
     const stopped = untilStopped(agent, logger, loaded.source);
     const started = await agent.start();

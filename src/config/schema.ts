@@ -43,6 +43,8 @@ export interface LogConfig {
   flush_interval: number;
   /** Rotated files older than this are removed; 0 keeps them (by count only). */
   max_age: number;
+  /** Also log to stderr: `auto` when it is a terminal or the systemd journal. */
+  stderr: "auto" | "always" | "never";
 }
 
 /** `store:`: the trace store. */
@@ -136,6 +138,7 @@ const LOG_KEYS = [
   "compress",
   "flush_interval",
   "max_age",
+  "stderr",
 ];
 const STORE_KEYS = ["url", "retention", "max_size", "blob_dir", "inline_limit"];
 const OTLP_KEYS = ["enable", "endpoint", "service_name"];
@@ -241,6 +244,7 @@ function readLog(r: ConfigReader, value: unknown): LogConfig {
     compress: r.boolean(o.compress, "log.compress", true),
     flush_interval: r.duration(o.flush_interval, "log.flush_interval", 1_000, 1),
     max_age: r.duration(o.max_age, "log.max_age", 0),
+    stderr: r.oneOf(o.stderr, "log.stderr", ["auto", "always", "never"] as const, "auto"),
   };
 }
 

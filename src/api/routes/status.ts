@@ -9,6 +9,7 @@ import { Hono } from "hono";
 import type { ProbeBoard, ProbeStatus } from "../../probe/board.ts";
 import type { ApiEnv } from "../env.ts";
 import type { Readiness } from "./health.ts";
+import type { RotatingFileSinkStats } from "../../log/rotating_file_sink.ts";
 
 /** What `/status` reads. */
 export interface StatusDeps {
@@ -16,6 +17,8 @@ export interface StatusDeps {
   startedAt: number;
   board: ProbeBoard;
   readiness: () => Readiness[];
+  /** The log file and its sink's counters. */
+  log?: () => { path: string; stats?: RotatingFileSinkStats };
   /** Schedule lag of probe runs, in ms. */
   schedulerLag?: () => { p50: number | null; p99: number | null; max: number | null; runs: number };
 }
@@ -40,10 +43,11 @@ export function statusRoutes(deps: StatusDeps): Hono<ApiEnv> {
         uptime_seconds: Math.round((now - deps.startedAt) / 1000),
         components,
         scheduler: { lag_ms: deps.schedulerLag?.() },
+        log: deps.log?.(),
         probes,
       });
     }
-    return c.text(renderStatus(deps, probes, components, now));
+    return c.text(renderStatus(deps, probes, components, now, deps.log?.()));
   });
   return app;
 }
@@ -54,6 +58,7 @@ export function renderStatus(
   probes: ProbeStatus[],
   components: Readiness[],
   now: number,
+  log?: { path: string; stats?: RotatingFileSinkStats },
 ): string {
   const parts = components.map((r) =>
     `${r.component} ${r.ready ? "ok" : `NOT READY (${r.reason})`}`
@@ -73,7 +78,11 @@ export function renderStatus(
     ["PROBE", "STATE", "LAST", "P50", "P90", "P99", "UPTIME", "LAST ERROR"],
     rows,
   );
-  return `${head}\n\n${probes.length ? table : "no probes configured\n"}`;
+  const s = log?.stats;
+  const logLine = log && s
+    ? `\nlog ${log.path}: ${s.written_lines} lines written, ${s.dropped_lines} dropped, ${s.write_errors} write errors, ${s.rotations} rotations`
+    : "";
+  return `${head}${logLine}\n\n${probes.length ? table : "no probes configured\n"}`;
 }
 
 /** Left-aligned columns separated by two spaces. */
