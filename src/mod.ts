@@ -7,9 +7,11 @@
  *
  * @example
  * ```ts
- * import { Logger, StderrSink } from "@astron/watch";
- * const log = new Logger({ sinks: [new StderrSink()] }).child({ component: "rpa" });
+ * import { Logger, RotatingFileSink } from "@astron/watch";
+ * const sink = new RotatingFileSink({ path: "/opt/core/logs/rpa.log", maxSize: 10_000_000, keep: 10 });
+ * const log = new Logger({ sinks: [sink] }).child({ component: "rpa" });
  * log.info("task done", { sid: "spf0001", ms: 412 });
+ * await sink.close(); // flushes
  * ```
  *
  * @module
@@ -18,6 +20,8 @@
 export { formatRecord, Logger } from "./log/logger.ts";
 export type { LogFields, LogFormat, LoggerOptions, LogLevel, LogSink } from "./log/logger.ts";
 export { StderrSink } from "./log/stderr_sink.ts";
+export { RotatingFileSink } from "./log/rotating_file_sink.ts";
+export type { RotatingFileSinkOptions, RotatingFileSinkStats } from "./log/rotating_file_sink.ts";
 
 export { NodeLogBuilder, WorkflowLogBuilder } from "./workflow_log.ts";
 export type { NodeLogInit, WorkflowLogInit } from "./workflow_log.ts";
