@@ -195,40 +195,36 @@ const OTLP_FAST = {
   OTLP_TRACE_MAX_EXPORT_BATCH_SIZE: "2048",
 };
 
-Deno.test("metrics and spans arrive, decodable, at an OTLP receiver over gRPC", async () => {
-  await using dir = await tempDir();
-  await using t = targets();
-  const receiver = await grpcReceiver();
-  const agent = await startWithTargets(t.yaml, dir.path, {
-    ...OTLP_FAST,
-    OTLP_ENDPOINT: `127.0.0.1:${receiver.port}`,
-  });
-  try {
-    await waitFor(receiver, 10_000);
-    assertOtlp(receiver);
-    agent.kill("SIGTERM");
-    assert.equal((await agent.exit()).code, 0);
-  } finally {
-    await agent.close();
-    await receiver.close();
-  }
-});
+const TRANSPORTS = [
+  {
+    name: "gRPC",
+    receiver: grpcReceiver,
+    endpoint: (port: number) => `127.0.0.1:${port}`,
+  },
+  {
+    name: "HTTP/protobuf",
+    receiver: () => Promise.resolve(httpReceiver()),
+    endpoint: (port: number) => `http://127.0.0.1:${port}`,
+  },
+];
 
-Deno.test("metrics and spans arrive, decodable, at an OTLP receiver over HTTP/protobuf", async () => {
-  await using dir = await tempDir();
-  await using t = targets();
-  const receiver = httpReceiver();
-  const agent = await startWithTargets(t.yaml, dir.path, {
-    ...OTLP_FAST,
-    OTLP_ENDPOINT: `http://127.0.0.1:${receiver.port}`,
+for (const transport of TRANSPORTS) {
+  Deno.test(`metrics and spans arrive, decodable, at an OTLP receiver over ${transport.name}`, async () => {
+    await using dir = await tempDir();
+    await using t = targets();
+    const receiver = await transport.receiver();
+    const agent = await startWithTargets(t.yaml, dir.path, {
+      ...OTLP_FAST,
+      OTLP_ENDPOINT: transport.endpoint(receiver.port),
+    });
+    try {
+      await waitFor(receiver, 10_000);
+      assertOtlp(receiver);
+      agent.kill("SIGTERM");
+      assert.equal((await agent.exit()).code, 0);
+    } finally {
+      await agent.close();
+      await receiver.close();
+    }
   });
-  try {
-    await waitFor(receiver, 10_000);
-    assertOtlp(receiver);
-    agent.kill("SIGTERM");
-    assert.equal((await agent.exit()).code, 0);
-  } finally {
-    await agent.close();
-    await receiver.close();
-  }
-});
+}
