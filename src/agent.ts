@@ -186,16 +186,31 @@ export class Agent {
     return { ok: late.length === 0, late };
   }
 
-  /** Apply a new validated config to every component that can take it. */
+  /**
+   * Apply a new validated config to every component that can take it. The
+   * log component goes first (it is the one that can fail: a new directory);
+   * when a component refuses, the config in force stays as it was. Sections
+   * read only at start (`server.listen`, `store`, `otlp`) are kept, with a
+   * warning, until the next restart.
+   */
   async reload(config: Config): Promise<void> {
-    const listenChanged = JSON.stringify(config.server.listen) !==
-      JSON.stringify(this.#config.server.listen);
-    if (listenChanged) {
-      this.#logger.warn("server.listen changed: takes effect after a restart");
-      config = { ...config, server: { ...config.server, listen: this.#config.server.listen } };
-    }
-    this.#config = config;
-    for (const component of this.#started) await component.reload?.(config);
+    const old = this.#config;
+    const kept = {
+      ...config,
+      server: { ...config.server, listen: old.server.listen },
+      store: old.store,
+      otlp: old.otlp,
+    };
+    const differs = (a: unknown, b: unknown) => JSON.stringify(a) !== JSON.stringify(b);
+    if (differs(config.server.listen, old.server.listen)) this.#restartNeeded("server.listen");
+    if (differs(config.store, old.store)) this.#restartNeeded("store");
+    if (differs(config.otlp, old.otlp)) this.#restartNeeded("otlp");
+    for (const component of this.#started) await component.reload?.(kept);
+    this.#config = kept;
+  }
+
+  #restartNeeded(section: string): void {
+    this.#logger.warn(`${section} changed: takes effect after a restart`);
   }
 
   /** Every component's readiness. */

@@ -281,3 +281,39 @@ Deno.test("SIGHUP reopens the log file an external logrotate moved away", async 
     await agent.close();
   }
 });
+
+Deno.test("a reload a component refuses leaves the whole running config in force", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/c.yaml`;
+  await Deno.writeTextFile(file, listenAnyPort + "  write_token: old-token\nprobes: []\n");
+  const agent = await spawnAgent({ config: file });
+  try {
+    // A valid file whose log.dir cannot be made (a regular file stands in the way) and a new token.
+    await Deno.writeTextFile(`${dir.path}/blocker`, "");
+    await Deno.writeTextFile(
+      file,
+      `log:\n  stderr: always\n  dir: ${dir.path}/blocker/logs\nserver:\n  listen: 127.0.0.1:0\n  write_token: new-token\nprobes: []\n`,
+    );
+    agent.kill("SIGHUP");
+    const refused = await agent.waitForLine((l) =>
+      l.msg === "reload refused: the running config is kept"
+    );
+    assert.match(String(refused.problems), /cannot create log\.dir/);
+    const post = (token: string) =>
+      agent.fetch("/api/v1/traces", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}` },
+        body: "[]",
+      });
+    const withNew = await post("new-token");
+    assert.equal(withNew.status, 401, "the new token was not taken");
+    await withNew.body?.cancel();
+    const withOld = await post("old-token");
+    assert.notEqual(withOld.status, 401);
+    await withOld.body?.cancel();
+    agent.kill("SIGTERM");
+    assert.equal((await agent.exit()).code, 0);
+  } finally {
+    await agent.close();
+  }
+});

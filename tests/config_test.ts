@@ -129,6 +129,18 @@ const BAD_CONFIGS: { name: string; yaml: string; line: string; env?: Record<stri
     line: 'OTLP_ENDPOINT: "collector" is not host:port with a port from 0 to 65535',
   },
   {
+    name: "a duration longer than a timer can wait",
+    yaml: probe("    interval: 30d\n"),
+    line: 'probes[0].interval: "30d" is too long (at most 24d)',
+  },
+  {
+    name: "a bad URL, without showing its password",
+    yaml:
+      "probes:\n  - name: pg\n    type: postgres\n    url: postgres://spark:${PG_PASSWORD}@/db\n",
+    env: { PG_PASSWORD: "S3cr3t" },
+    line: 'probes[0].url: "postgres://spark:***@/db" is not a URL',
+  },
+  {
     name: "a section that is not a mapping",
     yaml: "server: 9477\n",
     line: "server: expected a mapping of listen, write_token",

@@ -216,10 +216,12 @@ for (const transport of TRANSPORTS) {
     const agent = await startWithTargets(t.yaml, dir.path, {
       ...OTLP_FAST,
       OTLP_ENDPOINT: transport.endpoint(receiver.port),
+      OTEL_EXPORTER_OTLP_HEADERS: "x-team=ops",
     });
     try {
       await waitFor(receiver, 10_000);
       assertOtlp(receiver);
+      assert.equal(receiver.team, "ops", "OTEL_EXPORTER_OTLP_HEADERS reach the collector");
       agent.kill("SIGTERM");
       assert.equal((await agent.exit()).code, 0);
     } finally {

@@ -114,3 +114,26 @@ Deno.test("the board computes percentiles and uptime over its window", () => {
   board.record("x", { ok: false, phases: { total: 1 }, started_at: now });
   assert.equal(board.status("x", now)!.state, "down");
 });
+
+Deno.test("a reload that changes only a probe's body_regex restarts it with the new one", async () => {
+  const seen: string[] = [];
+  const recording: Probe = (config) => {
+    seen.push(config.expect.body_regex?.source ?? "");
+    return Promise.resolve({ ok: true, phases: { total: 0 }, started_at: Date.now() });
+  };
+  const scheduler = new ProbeScheduler({
+    registry: { ...PROBES, http: recording },
+    board: new ProbeBoard(),
+    logger: new Logger(),
+  });
+  const yaml = (re: string) =>
+    probes(
+      `probes: [{ name: x, type: http, url: "http://127.0.0.1:1/", interval: 100ms, timeout: 50ms, jitter: 0s, expect: { body_regex: "${re}" } }]`,
+    );
+  scheduler.update(yaml("^old"));
+  await new Promise((r) => setTimeout(r, 30));
+  scheduler.update(yaml("^new"));
+  await new Promise((r) => setTimeout(r, 30));
+  await scheduler.stop();
+  assert.deepEqual(seen, ["^old", "^new"]);
+});

@@ -8,6 +8,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { OTLPTraceExporter as ProtoExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { OTLPTraceExporter as JsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import root from "@opentelemetry/otlp-transformer/generated/root";
 import { serveTraces, TOKEN } from "./fixtures/trace_server.ts";
 import { chatRun } from "./fixtures/workflow.ts";
 
@@ -151,4 +152,33 @@ Deno.test("OTLP requests of the wrong type or shape are refused with 4xx", async
     assert.equal(res.json.partialSuccess.rejectedSpans, "1");
     assert.match(res.json.partialSuccess.errorMessage, /spans\[1\]\.spanId/);
   });
+});
+
+Deno.test("a span with a large bytes attribute is stored, not a 500", async () => {
+  await using api = await serveTraces();
+  // deno-lint-ignore no-explicit-any
+  const proto = (root as any).opentelemetry.proto;
+  const request = proto.collector.trace.v1.ExportTraceServiceRequest.encode({
+    resourceSpans: [{
+      scopeSpans: [{
+        spans: [{
+          traceId: new Uint8Array(16).fill(1),
+          spanId: new Uint8Array(8).fill(2),
+          name: "upload",
+          startTimeUnixNano: 1_764_000_000_000_000_000n.toString(),
+          endTimeUnixNano: 1_764_000_000_100_000_000n.toString(),
+          attributes: [
+            { key: "sid", value: { stringValue: "spf-bytes-1" } },
+            { key: "payload", value: { bytesValue: new Uint8Array(300_000).fill(7) } },
+          ],
+        }],
+      }],
+    }],
+  }).finish();
+  const answer = await api.call("/v1/traces", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-protobuf" },
+    body: request,
+  });
+  assert.equal(answer.status, 200, answer.text);
 });

@@ -103,6 +103,8 @@ function untilStopped(agent: Agent, logger: Logger, source: ConfigSource): Promi
 }
 
 async function reload(agent: Agent, logger: Logger, source: ConfigSource): Promise<void> {
+  // Log files are reopened whatever the config says (logrotate's postrotate sends SIGHUP).
+  for (const sink of logger.sinks) await sink.reopen?.();
   const path = source.kind === "file" ? source.path : undefined;
   const loaded = await loadConfig({ path });
   if (!loaded.ok) {
@@ -112,10 +114,17 @@ async function reload(agent: Agent, logger: Logger, source: ConfigSource): Promi
     });
     return;
   }
-  for (const sink of logger.sinks) await sink.reopen?.();
+  try {
+    await agent.reload(loaded.config);
+  } catch (e) {
+    logger.error("reload refused: the running config is kept", {
+      source: describe(loaded.source),
+      problems: [errorMessage(e)],
+    });
+    return;
+  }
   logger.setLevel(loaded.config.log.level);
   logger.setFormat(loaded.config.log.format);
-  await agent.reload(loaded.config);
   logger.info("reloaded", {
     source: describe(loaded.source),
     probes: loaded.config.probes.length,

@@ -27,6 +27,14 @@ export interface HostPort {
   port: number;
 }
 
+/** The longest duration a timer can wait (2^31 - 1 ms, about 24.8 days). */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/** A URL's password replaced by `***`, for messages: `postgres://spark:***@db/x`. */
+export function redactUrl(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/i, "$1***@");
+}
+
 /** Show a value in an error message: strings quoted, long values cut. */
 export function show(value: unknown): string {
   let s: string;
@@ -161,6 +169,9 @@ export class ConfigReader {
     if (ms < minMs) {
       return this.fail(path, `${show(value)} is too short (at least ${minMs}ms)`) ?? fallback;
     }
+    if (ms > MAX_DURATION_MS) {
+      return this.fail(path, `${show(value)} is too long (at most 24d)`) ?? fallback;
+    }
     return ms;
   }
 
@@ -199,23 +210,24 @@ export class ConfigReader {
     if (value === undefined || value === null || value === "") {
       return this.fail(path, `is required (a ${schemes.map((s) => s + "//").join(" or ")} URL)`);
     }
+    const shown = show(typeof value === "string" ? redactUrl(value) : value);
     let url: URL;
     try {
       url = new URL(String(value));
     } catch {
-      return this.fail(path, `${show(value)} is not a URL`);
+      return this.fail(path, `${shown} is not a URL`);
     }
     if (!schemes.includes(url.protocol)) {
       return this.fail(
         path,
-        `${show(value)} has scheme ${url.protocol.slice(0, -1)}, expected ${
+        `${shown} has scheme ${url.protocol.slice(0, -1)}, expected ${
           schemes.map((s) => s.slice(0, -1)).join(" or ")
         }`,
       );
     }
-    if (!url.hostname) return this.fail(path, `${show(value)} has no host`);
+    if (!url.hostname) return this.fail(path, `${shown} has no host`);
     if (url.port !== "" && Number(url.port) === 0) {
-      return this.fail(path, `${show(value)} has port 0`);
+      return this.fail(path, `${shown} has port 0`);
     }
     return url;
   }

@@ -24,6 +24,7 @@ import { OTLPMetricExporter as GrpcMetricExporter } from "@opentelemetry/exporte
 import { OTLPMetricExporter as ProtoMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
 import { OTLPTraceExporter as GrpcTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
 import { OTLPTraceExporter as ProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { Metadata } from "@grpc/grpc-js";
 import type { OtlpConfig } from "../config/schema.ts";
 import { VERSION } from "../version.ts";
 import { PullMetricReader, scrape } from "./prometheus.ts";
@@ -42,6 +43,13 @@ export function otlpUrl(otlp: OtlpConfig, signal: "traces" | "metrics"): string 
   const url = new URL(base);
   if (url.pathname === "/" || url.pathname === "") url.pathname = `/v1/${signal}`;
   return url.href;
+}
+
+/** `OTEL_EXPORTER_OTLP_HEADERS` as gRPC metadata. */
+function grpcMetadata(headers: Record<string, string>): Metadata {
+  const md = new Metadata();
+  for (const [k, v] of Object.entries(headers)) md.set(k.toLowerCase(), v);
+  return md;
 }
 
 /** The meter and tracer providers, the `/metrics` reader, and their shutdown. */
@@ -69,7 +77,11 @@ export class Telemetry {
       readers.push(
         new PeriodicExportingMetricReader({
           exporter: otlp.protocol === "grpc"
-            ? new GrpcMetricExporter({ url: exporterOptions.url, timeoutMillis: m.timeout })
+            ? new GrpcMetricExporter({
+              url: exporterOptions.url,
+              timeoutMillis: m.timeout,
+              metadata: grpcMetadata(otlp.headers),
+            })
             : new ProtoMetricExporter(exporterOptions),
           exportIntervalMillis: m.export_interval,
           exportTimeoutMillis: Math.min(m.export_timeout, m.export_interval),
@@ -78,7 +90,11 @@ export class Telemetry {
       const t = otlp.trace;
       const url = otlpUrl(otlp, "traces");
       const exporter: SpanExporter = otlp.protocol === "grpc"
-        ? new GrpcTraceExporter({ url, timeoutMillis: t.timeout })
+        ? new GrpcTraceExporter({
+          url,
+          timeoutMillis: t.timeout,
+          metadata: grpcMetadata(otlp.headers),
+        })
         : new ProtoTraceExporter({ url, timeoutMillis: t.timeout, headers: otlp.headers });
       this.#tracerProvider = new BasicTracerProvider({
         resource,

@@ -79,6 +79,11 @@ export async function runWithDeadline(
   }
 }
 
+/** A probe config as text for change checks (a RegExp by its source and flags, not `{}`). */
+function sameness(config: ProbeConfig): string {
+  return JSON.stringify(config, (_k, v) => v instanceof RegExp ? `/${v.source}/${v.flags}` : v);
+}
+
 /** Runs the configured probes on their schedules until stopped. */
 export class ProbeScheduler {
   readonly #options: ProbeSchedulerOptions;
@@ -98,7 +103,7 @@ export class ProbeScheduler {
     const wanted = new Map(configs.map((c) => [c.name, c]));
     for (const [name, task] of this.#tasks) {
       const next = wanted.get(name);
-      if (!next || JSON.stringify(next) !== JSON.stringify(task.config)) this.#cancel(name);
+      if (!next || sameness(next) !== sameness(task.config)) this.#cancel(name);
     }
     const now = Date.now();
     for (const config of configs) {

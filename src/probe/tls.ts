@@ -160,10 +160,15 @@ export function daysLeft(expirySeconds: number, nowMs = Date.now()): number {
   return (expirySeconds * 1000 - nowMs) / 86_400_000;
 }
 
+/** The longest the second connection that reads certificate dates may take. */
+export const CERT_READ_TIMEOUT_MS = 2_000;
+
 /**
  * The expiry of the certificates a response came over, for an https answer
  * (`servername` set); `undefined` for plain http. A failure to read it is a
  * value (`error`), so the probe can report it only when `cert_days_left` asks.
+ * The read has its own short deadline, so a slow second handshake never
+ * turns an answered probe into a timeout.
  */
 export async function responseCertExpiry(
   res: { address: string; port: number; servername?: string } | undefined,
@@ -172,7 +177,8 @@ export async function responseCertExpiry(
   if (res?.servername === undefined) return {};
   try {
     const { address, port, servername } = res;
-    return { cert_expiry: await earliestCertExpiry({ address, port, servername }, signal) };
+    const within = AbortSignal.any([signal, AbortSignal.timeout(CERT_READ_TIMEOUT_MS)]);
+    return { cert_expiry: await earliestCertExpiry({ address, port, servername }, within) };
   } catch (err) {
     return { error: errorMessage(err) };
   }

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { errorMessage } from "../errors.ts";
+import { Buffer } from "node:buffer";
 import otlpRoot from "@opentelemetry/otlp-transformer/generated/root";
 import type { SpansTable } from "./schema.ts";
 import { SID_PATTERN } from "./workflow.ts";
@@ -192,7 +194,9 @@ function anyValue(v: unknown, path: string, depth = 0): unknown {
   }
   if ("bytesValue" in o) {
     const b = o.bytesValue;
-    if (b instanceof Uint8Array) return btoa(String.fromCharCode(...b));
+    if (b instanceof Uint8Array) {
+      return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64");
+    }
     return str(b, `${path}.bytesValue`);
   }
   return null;
@@ -254,9 +258,9 @@ function toRows(value: unknown, now: number): DecodedSpans {
         try {
           rows.push(spanRow(spanValue, p, resource, scope, now));
         } catch (err) {
-          if (!(err instanceof Invalid)) throw err;
+          // One span that cannot be stored is rejected alone, whatever went wrong with it.
           rejected++;
-          error ??= err.message;
+          error ??= err instanceof Invalid ? err.message : `${p}: ${errorMessage(err)}`;
         }
       });
     });

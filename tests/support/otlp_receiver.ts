@@ -18,6 +18,8 @@ export type Attrs = Record<string, unknown>;
 export interface Received {
   metrics: { name: string; attributes: Attrs }[];
   spans: { name: string; attributes: Attrs; status?: number }[];
+  /** The `x-team` header (or gRPC metadata) of the last request, if any. */
+  team?: string;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -79,6 +81,7 @@ export async function grpcReceiver(): Promise<Received & { port: number; close()
       {
         // deno-lint-ignore no-explicit-any
         Export: (call: any, cb: any) => {
+          received.team = call.metadata.get("x-team")[0]?.toString();
           collect(received, kind, call.request);
           cb(null, new Uint8Array(0));
         },
@@ -107,6 +110,7 @@ export function httpReceiver(): Received & { port: number; close(): Promise<void
     if (!kind || req.headers.get("content-type") !== "application/x-protobuf") {
       return new Response("unexpected", { status: 400 });
     }
+    received.team = req.headers.get("x-team") ?? undefined;
     collect(received, kind, new Uint8Array(await req.arrayBuffer()));
     return new Response(new Uint8Array(0), {
       headers: { "content-type": "application/x-protobuf" },
