@@ -14,7 +14,7 @@ Deno.test("version prints the version from deno.json", async () => {
 });
 
 Deno.test("every command answers --help with its usage and exit 0", async (t) => {
-  for (const command of ["run", "check", "probe", "logs", "init", "service", "version"]) {
+  for (const command of ["run", "check", "probe", "traces", "logs", "init", "service", "version"]) {
     await t.step(`${command} --help`, async () => {
       const r = await cli([command, "--help"]);
       assert.equal(r.code, 0, r.stderr);
