@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnAgent, tempDir } from "./support/agent.ts";
+import { tcpServer } from "./support/servers.ts";
 import { chatRun } from "./fixtures/workflow.ts";
 
 // Tests read the agent's log from its stderr; the file sink writes it beside the config as well.
@@ -86,11 +87,8 @@ Deno.test("SIGINT drains and exits 0 too", async () => {
 Deno.test("SIGHUP applies a valid new config and refuses an invalid one, keeping the old", async () => {
   await using dir = await tempDir();
   const file = `${dir.path}/c.yaml`;
-  const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = target.addr.port;
-  const accepting = (async () => {
-    for await (const conn of target) conn.close();
-  })();
+  await using target = tcpServer("closing");
+  const port = target.port;
   await Deno.writeTextFile(file, listenAnyPort + "probes: []\n");
   const agent = await spawnAgent({ config: file });
   try {
@@ -130,8 +128,6 @@ Deno.test("SIGHUP applies a valid new config and refuses an invalid one, keeping
     assert.equal((await agent.exit()).code, 0);
   } finally {
     await agent.close();
-    target.close();
-    await accepting.catch(() => {});
   }
 });
 
@@ -212,43 +208,35 @@ Deno.test("the running agent takes a workflow record with the write token and se
 
 Deno.test("probe history outlives a restart: ?since= reads it from the store", async () => {
   await using dir = await tempDir();
-  const target = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepting = (async () => {
-    for await (const conn of target) conn.close();
-  })();
+  await using target = tcpServer("closing");
   const file = `${dir.path}/c.yaml`;
   await Deno.writeTextFile(
     file,
     listenAnyPort +
-      `probes:\n  - { name: db, type: tcp, target: "127.0.0.1:${target.addr.port}", interval: 200ms, timeout: 100ms, jitter: 0s }\n`,
+      `probes:\n  - { name: db, type: tcp, target: "127.0.0.1:${target.port}", interval: 200ms, timeout: 100ms, jitter: 0s }\n`,
   );
+  const first = await spawnAgent({ config: file });
   try {
-    const first = await spawnAgent({ config: file });
-    try {
-      await new Promise((r) => setTimeout(r, 1100));
-      first.kill("SIGTERM");
-      assert.equal((await first.exit()).code, 0);
-    } finally {
-      await first.close();
-    }
-    const second = await spawnAgent({ config: file });
-    try {
-      const memory = await (await second.fetch("/api/v1/probes/db")).json();
-      assert.ok(memory.history.length <= 1, "memory starts empty after a restart");
-      const stored = await (await second.fetch("/api/v1/probes/db?since=1h&limit=1000")).json();
-      assert.ok(stored.history.length >= 4, `stored runs: ${stored.history.length}`);
-      assert.ok(stored.history.every((h: { ok: boolean }) => h.ok));
-      const bad = await second.fetch("/api/v1/probes/db?since=yesterday");
-      assert.equal(bad.status, 400);
-      assert.match((await bad.json()).error.message, /^since: "yesterday" is not a time/);
-      second.kill("SIGTERM");
-      assert.equal((await second.exit()).code, 0);
-    } finally {
-      await second.close();
-    }
+    await new Promise((r) => setTimeout(r, 1100));
+    first.kill("SIGTERM");
+    assert.equal((await first.exit()).code, 0);
   } finally {
-    target.close();
-    await accepting.catch(() => {});
+    await first.close();
+  }
+  const second = await spawnAgent({ config: file });
+  try {
+    const memory = await (await second.fetch("/api/v1/probes/db")).json();
+    assert.ok(memory.history.length <= 1, "memory starts empty after a restart");
+    const stored = await (await second.fetch("/api/v1/probes/db?since=1h&limit=1000")).json();
+    assert.ok(stored.history.length >= 4, `stored runs: ${stored.history.length}`);
+    assert.ok(stored.history.every((h: { ok: boolean }) => h.ok));
+    const bad = await second.fetch("/api/v1/probes/db?since=yesterday");
+    assert.equal(bad.status, 400);
+    assert.match((await bad.json()).error.message, /^since: "yesterday" is not a time/);
+    second.kill("SIGTERM");
+    assert.equal((await second.exit()).code, 0);
+  } finally {
+    await second.close();
   }
 });
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { AgentProcess, spawnAgent, tempDir } from "./support/agent.ts";
-import { type Availability, serverTest, which } from "./support/servers.ts";
+import { type Availability, freePort, serverTest, tcpServer, which } from "./support/servers.ts";
 import { grpcReceiver, httpReceiver, type Received } from "./support/otlp_receiver.ts";
 
 const PLATFORM_LABELS = [
@@ -21,26 +21,20 @@ function targets() {
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     () => new Response("fine"),
   );
-  const dep = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepting = (async () => {
-    for await (const c of dep) c.close();
-  })();
-  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const closedPort = closed.addr.port;
-  closed.close();
+  const dep = tcpServer("closing");
+  const closedPort = freePort();
   const yaml = `server: { listen: "127.0.0.1:0" }
 log: { stderr: always }
 probes:
   - { name: web, type: http, kind: server, url: "http://127.0.0.1:${web.addr.port}/", interval: 500ms, timeout: 400ms, jitter: 0s }
-  - { name: db, type: tcp, kind: rely, target: "127.0.0.1:${dep.addr.port}", interval: 500ms, timeout: 400ms, jitter: 0s }
+  - { name: db, type: tcp, kind: rely, target: "127.0.0.1:${dep.port}", interval: 500ms, timeout: 400ms, jitter: 0s }
   - { name: gone, type: tcp, kind: rely, target: "127.0.0.1:${closedPort}", interval: 500ms, timeout: 400ms, retries: 1, jitter: 0s }
 `;
   return {
     yaml,
     async [Symbol.asyncDispose]() {
       await web.shutdown();
-      dep.close();
-      await accepting.catch(() => {});
+      await dep[Symbol.asyncDispose]();
     },
   };
 }

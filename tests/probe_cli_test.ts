@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { cli } from "./support/agent.ts";
+import { freePort } from "./support/servers.ts";
 
 Deno.test("probe prints curl -w style phases and exits 0 for an up target", async () => {
   await using server = Deno.serve(
@@ -27,9 +28,7 @@ Deno.test("probe exits 1 with the reason when the target is down", async () => {
   assert.equal(r.code, 1);
   assert.match(r.stdout, /^result {13}down$/m);
   assert.match(r.stderr, /^astron-watch probe: down: .*503/);
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
+  const port = freePort();
   const refused = await cli(["probe", `127.0.0.1:${port}`, "--timeout", "2s"]);
   assert.equal(refused.code, 1);
   assert.match(refused.stdout, /^tcp 127\.0\.0\.1:\d+$/m);

@@ -4,6 +4,7 @@ import type { ProbeConfig } from "../src/config/schema.ts";
 import { PROBES } from "../src/probe/registry.ts";
 import { runWithDeadline } from "../src/probe/scheduler.ts";
 import type { ProbePhases, ProbeResult } from "../src/probe/types.ts";
+import { freePort, tcpServer } from "./support/servers.ts";
 
 /** One validated probe config from a plain object (JSON is YAML). */
 function probeConfig(probe: Record<string, unknown>): ProbeConfig {
@@ -264,9 +265,7 @@ Deno.test("http probe reads chunked, sized and close-delimited bodies, and caps 
 });
 
 Deno.test("http probe reports refused when the port is closed", async () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
+  const port = freePort();
   const result = await run(probeConfig({ type: "http", url: `http://127.0.0.1:${port}/` }));
   assert.equal(result.ok, false);
   assert.match(
@@ -278,39 +277,29 @@ Deno.test("http probe reports refused when the port is closed", async () => {
 });
 
 Deno.test("http probe of a server that accepts and never answers ends at its timeout", async (t) => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) held.push(conn);
-  })();
+  await using server = tcpServer("silent");
   const config = probeConfig({
     type: "http",
-    url: `http://127.0.0.1:${listener.addr.port}/`,
+    url: `http://127.0.0.1:${server.port}/`,
     timeout: "300ms",
     interval: "1s",
   });
-  try {
-    await t.step("under the scheduler's deadline", async () => {
-      const t0 = performance.now();
-      const result = await runWithDeadline((signal) => PROBES.http(config, { signal }), 300);
-      const took = performance.now() - t0;
-      assert.equal(result.ok, false);
-      assert.ok(took >= 295 && took < 400, `took ${took}ms`);
-    });
-    await t.step("on its own signal, with the step it was in", async () => {
-      const t0 = performance.now();
-      const result = await run(config, AbortSignal.timeout(300));
-      const took = performance.now() - t0;
-      assert.equal(result.reason, "timed out waiting for the response");
-      assert.equal(typeof result.phases.connect, "number");
-      assert.equal(result.phases.first_byte, undefined);
-      assert.ok(took >= 295 && took < 400, `took ${took}ms`);
-    });
-  } finally {
-    listener.close();
-    await accepting.catch(() => {});
-    for (const c of held) c.close();
-  }
+  await t.step("under the scheduler's deadline", async () => {
+    const t0 = performance.now();
+    const result = await runWithDeadline((signal) => PROBES.http(config, { signal }), 300);
+    const took = performance.now() - t0;
+    assert.equal(result.ok, false);
+    assert.ok(took >= 295 && took < 400, `took ${took}ms`);
+  });
+  await t.step("on its own signal, with the step it was in", async () => {
+    const t0 = performance.now();
+    const result = await run(config, AbortSignal.timeout(300));
+    const took = performance.now() - t0;
+    assert.equal(result.reason, "timed out waiting for the response");
+    assert.equal(typeof result.phases.connect, "number");
+    assert.equal(result.phases.first_byte, undefined);
+    assert.ok(took >= 295 && took < 400, `took ${took}ms`);
+  });
 });
 
 Deno.test("http probe reports a server that answers with something other than HTTP", async () => {

@@ -6,7 +6,7 @@ import { PROBES } from "../src/probe/registry.ts";
 import { runWithDeadline } from "../src/probe/scheduler.ts";
 import type { ProbeResult } from "../src/probe/types.ts";
 import { locatePostgres, testDatabase } from "./support/postgres.ts";
-import { serverTest } from "./support/servers.ts";
+import { freePort, serverTest, tcpServer } from "./support/servers.ts";
 
 function probeConfig(probe: Record<string, unknown>): ProbeConfig {
   const r = parseConfigText(JSON.stringify({ probes: [{ name: "postgres", ...probe }] }), {});
@@ -89,9 +89,7 @@ serverTest("postgres probe runs SELECT 1 against a real PostgreSQL", pg, async (
 
 Deno.test("postgres probe reports a closed port and a silent server", async (t) => {
   await t.step("refused", async () => {
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = l.addr.port;
-    l.close();
+    const port = freePort();
     const r = await PROBES.postgres(
       probeConfig({ type: "postgres", url: `postgres://u:secret@127.0.0.1:${port}/db` }),
       { signal: never },
@@ -123,40 +121,30 @@ Deno.test("postgres probe reports a closed port and a silent server", async (t) 
   });
 
   await t.step("accepts and never answers: ends at the timeout, nothing left open", async () => {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const held: Deno.Conn[] = [];
-    const accepting = (async () => {
-      for await (const conn of listener) held.push(conn);
-    })();
-    try {
-      const config = probeConfig({
-        type: "postgres",
-        url: `postgres://u:secret@127.0.0.1:${listener.addr.port}/db`,
-        timeout: "300ms",
-        interval: "1s",
-      });
-      let t0 = performance.now();
-      const r = await PROBES.postgres(config, { signal: AbortSignal.timeout(300) });
-      let took = performance.now() - t0;
-      assert.equal(r.reason, "timed out in SELECT 1");
-      assert.ok(took >= 295 && took < 400, `took ${took}ms`);
-      t0 = performance.now();
-      let own!: Promise<ProbeResult>;
-      const viaDeadline = await runWithDeadline(
-        (signal) => own = PROBES.postgres(config, { signal }),
-        300,
-      );
-      took = performance.now() - t0;
-      assert.equal(viaDeadline.ok, false);
-      assert.ok(took >= 295 && took < 400, `took ${took}ms`);
-      // The deadline does not wait for the probe; its own cleanup ends soon after.
-      assert.equal((await own).reason, "timed out in SELECT 1");
-      took = performance.now() - t0;
-      assert.ok(took < 400, `cleaned up after ${took}ms`);
-    } finally {
-      listener.close();
-      await accepting.catch(() => {});
-      for (const c of held) c.close();
-    }
+    await using server = tcpServer("silent");
+    const config = probeConfig({
+      type: "postgres",
+      url: `postgres://u:secret@127.0.0.1:${server.port}/db`,
+      timeout: "300ms",
+      interval: "1s",
+    });
+    let t0 = performance.now();
+    const r = await PROBES.postgres(config, { signal: AbortSignal.timeout(300) });
+    let took = performance.now() - t0;
+    assert.equal(r.reason, "timed out in SELECT 1");
+    assert.ok(took >= 295 && took < 400, `took ${took}ms`);
+    t0 = performance.now();
+    let own!: Promise<ProbeResult>;
+    const viaDeadline = await runWithDeadline(
+      (signal) => own = PROBES.postgres(config, { signal }),
+      300,
+    );
+    took = performance.now() - t0;
+    assert.equal(viaDeadline.ok, false);
+    assert.ok(took >= 295 && took < 400, `took ${took}ms`);
+    // The deadline does not wait for the probe; its own cleanup ends soon after.
+    assert.equal((await own).reason, "timed out in SELECT 1");
+    took = performance.now() - t0;
+    assert.ok(took < 400, `cleaned up after ${took}ms`);
   });
 });

@@ -4,7 +4,7 @@ import type { ProbeConfig } from "../src/config/schema.ts";
 import { PROBES } from "../src/probe/registry.ts";
 import { runWithDeadline } from "../src/probe/scheduler.ts";
 import { locateRedis, startRedis } from "./support/redis.ts";
-import { serverTest } from "./support/servers.ts";
+import { freePort, serverTest, tcpServer } from "./support/servers.ts";
 
 function probeConfig(probe: Record<string, unknown>): ProbeConfig {
   const r = parseConfigText(JSON.stringify({ probes: [{ name: "redis", ...probe }] }), {});
@@ -52,9 +52,7 @@ serverTest("redis probe AUTHs and PINGs a real redis-server", locateRedis(), asy
 
 Deno.test("redis probe reports a closed port and a silent server", async (t) => {
   await t.step("refused", async () => {
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = l.addr.port;
-    l.close();
+    const port = freePort();
     const r = await PROBES.redis(probeConfig({ type: "redis", target: `127.0.0.1:${port}` }), {
       signal: never,
     });
@@ -63,31 +61,21 @@ Deno.test("redis probe reports a closed port and a silent server", async (t) => 
   });
 
   await t.step("accepts and never answers: ends at the timeout", async () => {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const held: Deno.Conn[] = [];
-    const accepting = (async () => {
-      for await (const conn of listener) held.push(conn);
-    })();
-    try {
-      const config = probeConfig({
-        type: "redis",
-        target: `127.0.0.1:${listener.addr.port}`,
-        password: "x",
-        timeout: "200ms",
-        interval: "1s",
-      });
-      const t0 = performance.now();
-      const r = await PROBES.redis(config, { signal: AbortSignal.timeout(200) });
-      assert.equal(r.reason, "timed out waiting for the AUTH reply");
-      const viaDeadline = await runWithDeadline((signal) => PROBES.redis(config, { signal }), 200);
-      assert.equal(viaDeadline.ok, false);
-      const took = performance.now() - t0;
-      assert.ok(took >= 395 && took < 500, `took ${took}ms`);
-    } finally {
-      listener.close();
-      await accepting.catch(() => {});
-      for (const c of held) c.close();
-    }
+    await using server = tcpServer("silent");
+    const config = probeConfig({
+      type: "redis",
+      target: `127.0.0.1:${server.port}`,
+      password: "x",
+      timeout: "200ms",
+      interval: "1s",
+    });
+    const t0 = performance.now();
+    const r = await PROBES.redis(config, { signal: AbortSignal.timeout(200) });
+    assert.equal(r.reason, "timed out waiting for the AUTH reply");
+    const viaDeadline = await runWithDeadline((signal) => PROBES.redis(config, { signal }), 200);
+    assert.equal(viaDeadline.ok, false);
+    const took = performance.now() - t0;
+    assert.ok(took >= 395 && took < 500, `took ${took}ms`);
   });
 
   await t.step("a server that is not Redis", async () => {

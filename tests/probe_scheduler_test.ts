@@ -6,6 +6,7 @@ import { ProbeBoard } from "../src/probe/board.ts";
 import { PROBES } from "../src/probe/registry.ts";
 import { ProbeScheduler, runWithDeadline } from "../src/probe/scheduler.ts";
 import type { Probe } from "../src/probe/types.ts";
+import { freePort, tcpServer } from "./support/servers.ts";
 
 function probes(yaml: string): ProbeConfig[] {
   const r = parseConfigText(yaml, {});
@@ -14,28 +15,18 @@ function probes(yaml: string): ProbeConfig[] {
 }
 
 Deno.test("a probe of a server that accepts and never answers ends within 100 ms of its timeout", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) held.push(conn); // accept, never answer
-  })();
-  try {
-    const [config] = probes(`probes:
-  - { name: hung, type: http, url: "http://127.0.0.1:${listener.addr.port}/", timeout: 300ms, interval: 1s }`);
-    const t0 = performance.now();
-    const result = await runWithDeadline(
-      (signal) => PROBES.http(config, { signal }),
-      config.timeout,
-    );
-    const took = performance.now() - t0;
-    assert.equal(result.ok, false);
-    assert.match(result.reason ?? "", /timed out/);
-    assert.ok(took >= 295 && took < 400, `took ${took}ms`);
-  } finally {
-    listener.close();
-    await accepting.catch(() => {});
-    for (const c of held) c.close();
-  }
+  await using server = tcpServer("silent");
+  const [config] = probes(`probes:
+  - { name: hung, type: http, url: "http://127.0.0.1:${server.port}/", timeout: 300ms, interval: 1s }`);
+  const t0 = performance.now();
+  const result = await runWithDeadline(
+    (signal) => PROBES.http(config, { signal }),
+    config.timeout,
+  );
+  const took = performance.now() - t0;
+  assert.equal(result.ok, false);
+  assert.match(result.reason ?? "", /timed out/);
+  assert.ok(took >= 295 && took < 400, `took ${took}ms`);
 });
 
 Deno.test("the deadline holds even for a probe that ignores its signal", async () => {
@@ -54,9 +45,7 @@ Deno.test("the deadline holds even for a probe that ignores its signal", async (
 });
 
 Deno.test("tcp probe reports refused when the port is closed", async () => {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
+  const port = freePort();
   const [config] = probes(`probes: [{ name: x, type: tcp, target: "127.0.0.1:${port}" }]`);
   const result = await PROBES.tcp(config, { signal: new AbortController().signal });
   assert.equal(result.ok, false);

@@ -10,7 +10,7 @@ import { type Expression, sql, type SqlBool } from "kysely";
 import type { StoreBackend } from "./backend.ts";
 import type { RunsTable } from "./schema.ts";
 import { executionOrder } from "./rows.ts";
-import type { NodeLog, WorkflowRecord } from "./workflow.ts";
+import type { NodeLog, Usage, WorkflowRecord } from "./workflow.ts";
 import type { SpanRecord } from "./otlp.ts";
 
 /** Where a list page continues: after the run with this start time and sid. */
@@ -49,12 +49,7 @@ export interface RunSummary {
   end_time: number;
   duration: number;
   first_frame_duration: number;
-  usage: {
-    question_tokens: number;
-    prompt_tokens: number;
-    completion_tokens: number;
-    total_tokens: number;
-  };
+  usage: Required<Usage>;
   node_count: number;
   question: string;
 }

@@ -147,3 +147,32 @@ export async function startDaemon(o: DaemonOptions): Promise<() => Promise<void>
   }
   return stop;
 }
+
+/** A loopback TCP server for probe targets; closed, with every connection, on dispose. */
+export interface TcpServer extends AsyncDisposable {
+  port: number;
+}
+
+/**
+ * Start a TCP server on a free loopback port: `silent` accepts and never
+ * answers (a hung service), `closing` accepts and closes at once (a port
+ * that is open).
+ */
+export function tcpServer(mode: "silent" | "closing"): TcpServer {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      if (mode === "silent") held.push(conn);
+      else conn.close();
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting.catch(() => {});
+      for (const c of held) c.close();
+    },
+  };
+}
