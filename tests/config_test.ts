@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { expandVars, parseConfigText } from "../src/config/load.ts";
+import { expandVars, loadConfig, parseConfigText } from "../src/config/load.ts";
 import { parseDuration, parseSize } from "../src/config/units.ts";
 import { formatProblem } from "../src/config/reader.ts";
 import { starterConfig } from "../src/config/starter.ts";
-import { cli, tempDir } from "./support/agent.ts";
+import { cli, spawnAgent, tempDir } from "./support/agent.ts";
 
 const probe = (extra: string) =>
   `probes:\n  - name: web\n    type: http\n    url: http://127.0.0.1:8080/\n${extra}`;
@@ -129,9 +129,23 @@ const BAD_CONFIGS: { name: string; yaml: string; line: string; env?: Record<stri
     line: 'OTLP_ENDPOINT: "collector" is not host:port with a port from 0 to 65535',
   },
   {
-    name: "a duration longer than a timer can wait",
-    yaml: probe("    interval: 30d\n"),
-    line: 'probes[0].interval: "30d" is too long (at most 24d)',
+    name: "an IPv6 listen address YAML read as a list",
+    yaml: "server:\n  listen: [::1]\n",
+    line: 'server.listen: ["::1"] is a YAML list: quote an IPv6 address, like "[::1]:9477"',
+  },
+  {
+    name: "an unquoted IPv6 host:port",
+    yaml: "server:\n  listen: [::1]:9477\n",
+    line:
+      'broken YAML: Unexpected scalar at node end (an IPv6 host:port must be quoted: "[::1]:9477")',
+  },
+  {
+    name: "a YAML alias bomb",
+    yaml: "a: &a [x, x, x, x, x, x, x, x, x]\n" +
+      "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n" +
+      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n" +
+      "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n",
+    line: "broken YAML: too many YAML aliases (more than 100 expansions; an alias bomb?)",
   },
   {
     name: "a bad URL, without showing its password",
@@ -162,6 +176,98 @@ Deno.test("check names the path of every single mistake, in one line, exit 2", a
       assert.equal(result.stdout, "");
     });
   }
+});
+
+Deno.test("check accepts durations longer than a timer can wait: retention 90d, max_age 400d and 1y, a 30d interval", async (t) => {
+  await using dir = await tempDir();
+  const cases = [
+    { retention: "90d", max_age: "400d", retentionMs: 90 * 86_400_000, maxAgeMs: 400 * 86_400_000 },
+    { retention: "1y", max_age: "1y", retentionMs: 365 * 86_400_000, maxAgeMs: 365 * 86_400_000 },
+  ];
+  for (const [i, c] of cases.entries()) {
+    await t.step(`store.retention: ${c.retention}, log.max_age: ${c.max_age}`, async () => {
+      const yaml = `server:\n  shutdown_timeout: 30d\n` +
+        `store:\n  retention: ${c.retention}\nlog:\n  max_age: ${c.max_age}\n` +
+        probe("    interval: 30d\n    timeout: 25d\n");
+      const file = `${dir.path}/long-${i}.yaml`;
+      await Deno.writeTextFile(file, yaml);
+      const result = await cli(["check", "--config", file]);
+      assert.equal(result.stderr, "");
+      assert.equal(result.code, 0);
+      assert.equal(result.stdout, `${file}: ok (1 probe)\n`);
+      const r = await loadConfig({ path: file, env: {} });
+      assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+      if (!r.ok) return;
+      assert.equal(r.config.store.retention, c.retentionMs);
+      assert.equal(r.config.log.max_age, c.maxAgeMs);
+      assert.equal(r.config.probes[0].interval, 30 * 86_400_000);
+      assert.equal(r.config.probes[0].timeout, 25 * 86_400_000);
+      // Only a timer waits for the drain deadline: past what one can wait, it is clamped, not refused.
+      assert.equal(r.config.server.shutdown_timeout, 2 ** 31 - 1);
+    });
+  }
+});
+
+Deno.test("a YAML alias bomb is a config error naming the file: exit 2, one line", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/bomb.yaml`;
+  const rows = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"];
+  for (const [i, name] of ["b", "c", "d", "e", "f", "g", "h", "i"].entries()) {
+    const prev = "abcdefgh"[i];
+    rows.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(", ")}]`);
+  }
+  await Deno.writeTextFile(file, rows.join("\n") + "\n");
+  const result = await cli(["check", "--config", file]);
+  assert.equal(result.code, 2, result.stderr);
+  assert.equal(
+    result.stderr,
+    `${file}: broken YAML: too many YAML aliases (more than 100 expansions; an alias bomb?)\n`,
+  );
+  const run = await cli(["run", "--config", file]);
+  assert.equal(run.code, 2, run.stderr);
+  assert.ok(run.stderr.includes(`${file}: broken YAML: too many YAML aliases`), run.stderr);
+});
+
+Deno.test("check and start-up warn, in one line naming the field and the variable, when a token's \${VAR} is unset", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/tokens.yaml`;
+  await Deno.writeTextFile(
+    file,
+    "server:\n  listen: 127.0.0.1:0\n  write_token: ${AW_TEST_UNSET_WRITE_TOKEN}\n" +
+      "  read_token: Bearer-${AW_TEST_EMPTY_READ_TOKEN}\nlog:\n  dir: ./logs\n  stderr: always\nprobes: []\n",
+  );
+  const writeLine = "astron-watch: warning: server.write_token: " +
+    "${AW_TEST_UNSET_WRITE_TOKEN} is not set: writes are refused (every POST gets 403)";
+  const checked = await cli(["check", "--config", file], {
+    env: { AW_TEST_EMPTY_READ_TOKEN: "" },
+  });
+  assert.equal(checked.code, 0, checked.stderr);
+  assert.equal(checked.stderr, writeLine + "\n");
+  assert.equal(checked.stdout, `${file}: ok (0 probes)\n`);
+
+  const both = parseConfigText(
+    "server:\n  write_token: ${W}\n  read_token: ${R}${R2:-}\n",
+    { R: "" },
+  );
+  assert.ok(both.ok);
+  if (!both.ok) return;
+  assert.deepEqual(both.warnings.map(formatProblem), [
+    "server.write_token: ${W} is not set: writes are refused (every POST gets 403)",
+    "server.read_token: ${R} is empty: reads are open on loopback only",
+  ]);
+  const set = parseConfigText("server:\n  write_token: ${W}\n  read_token: ''\n", { W: "t" });
+  assert.ok(set.ok);
+  if (!set.ok) return;
+  assert.deepEqual(set.warnings, []);
+
+  const agent = await spawnAgent({ config: file });
+  try {
+    assert.ok(agent.lines.some((l) => l.raw === writeLine), agent.text());
+  } finally {
+    agent.kill("SIGTERM");
+  }
+  const { code } = await agent.exit();
+  assert.equal(code, 0);
 });
 
 Deno.test("check reports broken YAML with the file, line and column", () => {
@@ -362,6 +468,10 @@ Deno.test("durations and sizes parse in human units", async (t) => {
     ["15s", 15_000],
     ["1m30s", 90_000],
     ["7d", 604_800_000],
+    ["30d", 2_592_000_000],
+    ["400d", 34_560_000_000],
+    ["1y", 31_536_000_000],
+    ["1y12h", 31_579_200_000],
     ["1.5h", 5_400_000],
     ["0", 0],
     ["fast", undefined],

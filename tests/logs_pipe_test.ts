@@ -125,6 +125,33 @@ Deno.test("logs pipe reopens its file on SIGHUP after it was moved", async () =>
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("logs pipe --compress cleans up after a run killed mid-compression before any line comes", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "app.log");
+  // What a kill during gzip leaves: an empty temporary file and rotated files still plain.
+  await Deno.writeTextFile(`${path}.gz.tmp`, "");
+  await Deno.writeTextFile(`${path}.1`, jsonLines(100, 200));
+  await Deno.writeTextFile(`${path}.2`, jsonLines(0, 100));
+  const child = spawnLogs(["pipe", "--file", path, "--compress", "--flush-interval", "1m"]);
+  const writer = child.stdin.getWriter(); // open, and silent: no line comes
+  const names = async () => {
+    const found: string[] = [];
+    for await (const e of Deno.readDir(dir)) found.push(e.name);
+    return found.sort();
+  };
+  await waitFor(
+    "the leftovers compressed and the temporary file gone",
+    async () => (await names()).join() === "app.log.1.gz,app.log.2.gz",
+  );
+  await writer.close();
+  const { code, stderr } = await child.output();
+  assert.equal(decoder.decode(stderr), "");
+  assert.equal(code, 0);
+  assert.deepEqual(await names(), ["app.log.1.gz", "app.log.2.gz"]);
+  assert.deepEqual(await sequence(path), upTo(200));
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("logs usage errors exit 2 with one line on stderr", async (t) => {
   const cases = [
     { name: "no --file", args: ["pipe"], error: /--file is required/ },

@@ -126,3 +126,29 @@ Deno.test("a reload that changes only a probe's body_regex restarts it with the 
   await scheduler.stop();
   assert.deepEqual(seen, ["^old", "^new"]);
 });
+
+Deno.test("a probe with a 30d interval and timeout runs once, not every millisecond", async () => {
+  const runs = { month: 0, clock: 0 };
+  let tick!: () => void;
+  const count = (name: "month" | "clock"): Probe => () => {
+    runs[name]++;
+    if (name === "clock") tick();
+    return Promise.resolve({ ok: true, phases: { total: 0 }, started_at: Date.now() });
+  };
+  const scheduler = new ProbeScheduler({
+    registry: { ...PROBES, tcp: count("month"), redis: count("clock") },
+    board: new ProbeBoard(),
+    logger: new Logger(),
+  });
+  // The 100 ms probe is the clock: three of its runs take at least 200 ms, in which an
+  // overflowing 30d timer (Deno fires it after 1 ms) would have run the other one ~200 times.
+  const clockRuns = new Promise<void>((resolve) => {
+    tick = () => runs.clock === 3 && resolve();
+  });
+  scheduler.update(probes(`probes:
+  - { name: month, type: tcp, target: "127.0.0.1:1", interval: 30d, timeout: 30d, jitter: 0s }
+  - { name: clock, type: redis, target: "127.0.0.1:1", interval: 100ms, timeout: 50ms, jitter: 0s }`));
+  await clockRuns;
+  await scheduler.stop();
+  assert.equal(runs.month, 1);
+});

@@ -14,6 +14,9 @@ Validates the config (YAML, \${VAR} expansion, every key and value) and
 prints each problem as one line naming its path, like
   probes[2].timeout: "fast" is not a duration (like 500ms, 15s, 1h, 7d)
 
+Warnings (a config that is valid but probably not meant, like a token whose
+\${VAR} is unset) are printed on stderr and do not change the exit code.
+
 Exit codes: 0 valid, 2 any problem.
 
 options:

@@ -144,6 +144,9 @@ async function pipeStdin(sink: RotatingFileSink): Promise<string | undefined> {
   const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
   for (const s of signals) Deno.addSignalListener(s, stop);
   Deno.addSignalListener("SIGHUP", hup);
+  // Tidy up after a run that was killed (a half-written .gz.tmp, rotated
+  // files left uncompressed) now, not when the first line comes.
+  await sink.open();
 
   // Start reading only now: a signal that comes with the first line is handled.
   let readError: string | undefined;

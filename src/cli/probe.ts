@@ -6,10 +6,11 @@
  */
 
 import { parseConfigText } from "../config/load.ts";
-import { formatProblem } from "../config/reader.ts";
+import { formatProblem, redactUrl } from "../config/reader.ts";
 import { PROBE_TYPES, type ProbeType } from "../config/schema.ts";
 import { PROBES } from "../probe/registry.ts";
-import { runWithDeadline } from "../probe/scheduler.ts";
+import { runProbe } from "../probe/scheduler.ts";
+import { probeSecrets, redactSecrets } from "../probe/redact.ts";
 import type { ProbePhases } from "../probe/types.ts";
 import { Command, err, EXIT, out, parseFlags, UsageError } from "./command.ts";
 
@@ -109,14 +110,13 @@ export const probeCommand: Command = {
       throw new UsageError(why);
     }
     const config = parsed.config.probes[0];
-    const result = await runWithDeadline(
-      (signal) => PROBES[type](config, { signal }),
-      config.timeout,
-    );
+    const result = await runProbe(PROBES[type], config);
+    // The target as given, without its password or any other secret the probe carries.
+    const shown = redactUrl(redactSecrets(target, probeSecrets(config)));
     if (values.json) {
-      out(JSON.stringify({ target, type, ...result }) + "\n");
+      out(JSON.stringify({ target: shown, type, ...result }) + "\n");
     } else {
-      let text = `${type} ${target}\n`;
+      let text = `${type} ${shown}\n`;
       if (result.status !== undefined) text += `${"http_code".padEnd(19)}${result.status}\n`;
       for (const [phase, name] of CURL_NAMES) {
         const ms = result.phases[phase];

@@ -8,17 +8,25 @@
  */
 
 import { parseDocument } from "yaml";
-import { child, ConfigProblem, ConfigReader, show } from "./reader.ts";
+import { child, ConfigProblem, ConfigReader, formatProblem, show } from "./reader.ts";
 import { Config, validateConfig } from "./schema.ts";
 import { errorMessage } from "../errors.ts";
 
 /** Where the config was read from: a file path, or the built-in defaults. */
 export type ConfigSource = { kind: "file"; path: string } | { kind: "defaults" };
 
-/** The outcome of loading: a config and where it came from, or every problem. */
+/**
+ * The outcome of loading: a config and where it came from (with warnings:
+ * things that are valid but probably not meant), or every problem.
+ */
 export type LoadResult =
-  | { ok: true; config: Config; source: ConfigSource }
+  | { ok: true; config: Config; source: ConfigSource; warnings: ConfigProblem[] }
   | { ok: false; problems: ConfigProblem[]; source: ConfigSource };
+
+/** What {@linkcode parseConfigText} returns: a config with its warnings, or every problem. */
+export type ParseResult =
+  | { ok: true; config: Config; warnings: ConfigProblem[] }
+  | { ok: false; problems: ConfigProblem[] };
 
 /** Options for {@linkcode loadConfig}. */
 export interface LoadOptions {
@@ -26,6 +34,16 @@ export interface LoadOptions {
   path?: string;
   /** The environment to expand from; defaults to the process environment. */
   env?: Record<string, string>;
+  /**
+   * Called with each warning of a valid config (also returned in `warnings`).
+   * Default: one line on stderr, `astron-watch: warning: <path>: <message>`,
+   * so `check`, start-up and reloads all show it.
+   */
+  onWarning?: (warning: ConfigProblem) => void;
+}
+
+function warnOnStderr(w: ConfigProblem): void {
+  console.error(`astron-watch: warning: ${formatProblem(w)}`);
 }
 
 /** The file looked for when `--config` is not given. */
@@ -34,8 +52,9 @@ export const DEFAULT_CONFIG_PATH = "./astron-watch.yaml";
 /**
  * Load, expand and validate the config.
  *
- * @returns `{ ok: true, config, source }`, or `{ ok: false, problems }` with each
- * problem's path (`probes[2].timeout`), or the file and line for broken YAML.
+ * @returns `{ ok: true, config, source, warnings }`, or `{ ok: false, problems }`
+ * with each problem's path (`probes[2].timeout`), or the file (and line) for
+ * YAML that is broken or too expensive to expand.
  */
 export async function loadConfig(options: LoadOptions = {}): Promise<LoadResult> {
   const env = options.env ?? Deno.env.toObject();
@@ -51,7 +70,9 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadResult>
     }
   }
   const source: ConfigSource = text === undefined ? { kind: "defaults" } : { kind: "file", path };
-  return { source, ...parseConfigText(text ?? "", env, path) };
+  const parsed = parseConfigText(text ?? "", env, path);
+  if (parsed.ok) parsed.warnings.forEach(options.onWarning ?? warnOnStderr);
+  return { source, ...parsed };
 }
 
 /**
@@ -59,29 +80,84 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadResult>
  *
  * @param text the YAML; empty text means "all defaults".
  * @param env the variables for expansion and overrides.
- * @param name the file name used in YAML syntax errors.
+ * @param name the file name used in YAML errors.
+ * @returns the config and its warnings (a token that a `${VAR}` left empty),
+ * or every problem; never throws, not even for an alias bomb.
  */
 export function parseConfigText(
   text: string,
   env: Record<string, string>,
   name = "config",
-): { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] } {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const pos = e.linePos?.[0];
-    const where = pos ? `${name}:${pos.line}:${pos.col}` : name;
-    const message = e.message.split("\n")[0].replace(/ at line \d+, column \d+.*$/, "");
-    return { ok: false, problems: [{ path: "", message: `${where}: broken YAML: ${message}` }] };
+): ParseResult {
+  const fileProblem = (message: string) => ({
+    ok: false as const,
+    problems: [{ path: "", message }],
+  });
+  let raw: unknown;
+  try {
+    const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+    if (doc.errors.length > 0) {
+      const e = doc.errors[0];
+      const pos = e.linePos?.[0];
+      const where = pos ? `${name}:${pos.line}:${pos.col}` : name;
+      const message = e.message.split("\n")[0].replace(/ at line \d+, column \d+.*$/, "");
+      const line = pos ? text.split("\n")[pos.line - 1] ?? "" : "";
+      return fileProblem(`${where}: broken YAML: ${message}${yamlHint(line)}`);
+    }
+    // A "billion laughs" document is small but expands without bound: refuse it.
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    const why = err instanceof ReferenceError && /alias/i.test(err.message)
+      ? "too many YAML aliases (more than 100 expansions; an alias bomb?)"
+      : errorMessage(err);
+    return fileProblem(`${name}: broken YAML: ${why}`);
   }
-  const raw = doc.toJS({ maxAliasCount: 100 });
   const r = new ConfigReader();
   const expanded = expandTree(raw, "", env, r);
   if (r.problems.length) return { ok: false, problems: r.problems };
   const result = validateConfig(expanded);
   if (!result.ok) return result;
   applyOtlpEnv(result.config, env, r);
-  return r.problems.length ? { ok: false, problems: r.problems } : result;
+  if (r.problems.length) return { ok: false, problems: r.problems };
+  return { ...result, warnings: emptyTokenWarnings(raw, result.config, env) };
+}
+
+/** A hint for a YAML error on a line like `listen: [::1]:9477`, the classic unquoted IPv6 address. */
+function yamlHint(line: string): string {
+  return /:\s*\[[0-9A-Fa-f:.]*\]:\d/.test(line)
+    ? ' (an IPv6 host:port must be quoted: "[::1]:9477")'
+    : "";
+}
+
+/** Tokens whose emptiness changes what the API allows, and what an empty one means. */
+const TOKENS = [
+  ["write_token", "writes are refused (every POST gets 403)"],
+  ["read_token", "reads are open on loopback only"],
+] as const;
+
+/**
+ * Warn when a token written with `${VAR}` came out empty because a variable
+ * is unset or empty: almost always a missing environment file, not a choice.
+ */
+function emptyTokenWarnings(
+  raw: unknown,
+  config: Config,
+  env: Record<string, string>,
+): ConfigProblem[] {
+  const server = (raw as { server?: Record<string, unknown> } | null)?.server;
+  const warnings: ConfigProblem[] = [];
+  for (const [key, effect] of TOKENS) {
+    const text = server?.[key];
+    if (typeof text !== "string" || config.server[key] !== "") continue;
+    // `${VAR:-}` asks for an empty default: only references without one count.
+    const names = [...text.matchAll(VAR_RE)]
+      .filter((m) => m[1] !== undefined && m[2] === undefined)
+      .map((m) => m[1]);
+    if (names.length === 0) continue;
+    const why = names.map((n) => `\${${n}} is ${env[n] === undefined ? "not set" : "empty"}`);
+    warnings.push({ path: `server.${key}`, message: `${why.join(", ")}: ${effect}` });
+  }
+  return warnings;
 }
 
 const VAR_RE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$\{[^}]*\}?/g;

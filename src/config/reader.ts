@@ -27,9 +27,6 @@ export interface HostPort {
   port: number;
 }
 
-/** The longest duration a timer can wait (2^31 - 1 ms, about 24.8 days). */
-export const MAX_DURATION_MS = 2 ** 31 - 1;
-
 /** A URL's password replaced by `***`, for messages: `postgres://spark:***@db/x`. */
 export function redactUrl(text: string): string {
   return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/i, "$1***@");
@@ -158,7 +155,11 @@ export class ConfigReader {
     return n;
   }
 
-  /** A duration in milliseconds, from text like `500ms`, `15s`, `7d`. */
+  /**
+   * A duration in milliseconds, from text like `500ms`, `15s`, `7d`, `1y`.
+   * There is no upper bound: a duration is a value, and the timers that wait
+   * for one chunk long waits (see `src/timers.ts`).
+   */
   duration(value: unknown, path: string, fallback: number, minMs = 0): number {
     if (value === undefined || value === null) return fallback;
     const ms = typeof value === "string" ? parseDuration(value) : value === 0 ? 0 : undefined;
@@ -168,9 +169,6 @@ export class ConfigReader {
     }
     if (ms < minMs) {
       return this.fail(path, `${show(value)} is too short (at least ${minMs}ms)`) ?? fallback;
-    }
-    if (ms > MAX_DURATION_MS) {
-      return this.fail(path, `${show(value)} is too long (at most 24d)`) ?? fallback;
     }
     return ms;
   }
@@ -197,6 +195,13 @@ export class ConfigReader {
   hostPort(value: unknown, path: string, fallback?: HostPort): HostPort | undefined {
     if (value === undefined || value === null || value === "") {
       return fallback ?? this.fail(path, "is required (host:port)");
+    }
+    if (Array.isArray(value)) {
+      // `listen: [::1]:9477` unquoted: YAML reads `[::1]` as a list.
+      return this.fail(
+        path,
+        `${show(value)} is a YAML list: quote an IPv6 address, like "[::1]:9477"`,
+      );
     }
     const hp = typeof value === "string" ? parseHostPort(value) : undefined;
     if (!hp) {

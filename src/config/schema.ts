@@ -7,6 +7,7 @@
  */
 
 import { ConfigProblem, ConfigReader, formatHostPort, HostPort, show } from "./reader.ts";
+import { timerDelay } from "../timers.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFormat = "json" | "text";
@@ -226,7 +227,11 @@ function readServer(r: ConfigReader, value: unknown): ServerConfig {
     write_token: r.string(o.write_token, "server.write_token", ""),
     read_token: r.string(o.read_token, "server.read_token", ""),
     max_body: r.size(o.max_body, "server.max_body", 16 * 1024 ** 2, 1024),
-    shutdown_timeout: r.duration(o.shutdown_timeout, "server.shutdown_timeout", 10_000, 100),
+    // Only a timer waits for it, and a drain deadline past what one can wait
+    // (~24.8 days) means "no deadline" just as well: clamp rather than overflow.
+    shutdown_timeout: timerDelay(
+      r.duration(o.shutdown_timeout, "server.shutdown_timeout", 10_000, 100),
+    ),
   };
 }
 

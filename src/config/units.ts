@@ -1,5 +1,5 @@
 /**
- * Human units in the config: durations (`500ms`, `15s`, `7d`) and sizes
+ * Human units in the config: durations (`500ms`, `15s`, `7d`, `1y`) and sizes
  * (`10MB`, `512KiB`). Parsed once, at load; everything inside the agent works
  * in milliseconds and bytes.
  *
@@ -13,6 +13,8 @@ const DURATION_UNITS: Record<string, number> = {
   h: 3_600_000,
   d: 86_400_000,
   w: 604_800_000,
+  /** 365 days: a calendar-free year, for retention. */
+  y: 31_536_000_000,
 };
 
 const SIZE_UNITS: Record<string, number> = {
@@ -27,16 +29,18 @@ const SIZE_UNITS: Record<string, number> = {
   tib: 1024 ** 4,
 };
 
-const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/y;
+const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)/y;
 const SIZE_RE = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?$/i;
 
 /**
- * Parse a duration like `500ms`, `15s`, `1h30m` or `7d` into milliseconds.
+ * Parse a duration like `500ms`, `15s`, `1h30m`, `7d` or `1y` (365 days) into
+ * milliseconds. There is no upper bound.
  *
  * @returns the milliseconds, or `undefined` when the text is not a duration.
  * @example
  * ```ts
  * parseDuration("1m30s"); // 90000
+ * parseDuration("1y"); // 31536000000
  * parseDuration("fast"); // undefined
  * ```
  */

@@ -81,6 +81,8 @@ export class LogComponent {
     this.#config = config;
     this.#logger.setSinks(stderrWanted(config) ? [this.#sink, this.#stderr] : [this.#sink]);
     await old?.close();
+    // Leftovers of a killed run (.gz.tmp, uncompressed rotated files) go now, not at the first rotation.
+    await this.#sink.open();
   }
 
   /** A new file, size or retention opens a new sink (the old one is flushed and closed). */

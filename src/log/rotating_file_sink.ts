@@ -33,6 +33,7 @@
 import { basename, dirname, join } from "node:path";
 import type { LogLevel, LogSink } from "./logger.ts";
 import { errorMessage } from "../errors.ts";
+import { timerDelay } from "../timers.ts";
 
 /** Options for {@linkcode RotatingFileSink}. Sizes in bytes, durations in ms. */
 export interface RotatingFileSinkOptions {
@@ -181,7 +182,8 @@ export class RotatingFileSink implements LogSink {
     this.#chunk = Math.min(MiB, this.#maxBuffer);
     this.#sync = options.syncWrites ?? false;
     this.#fill = new Uint8Array(this.#chunk);
-    this.#timer = setInterval(() => this.#tick(), this.#flushInterval);
+    // A flush interval past what a timer can wait (~24.8 days) ticks at that most: flushing early is harmless.
+    this.#timer = setInterval(() => this.#tick(), timerDelay(this.#flushInterval));
     Deno.unrefTimer(this.#timer);
   }
 
@@ -268,6 +270,19 @@ export class RotatingFileSink implements LogSink {
     }
     this.#seal();
     return new Promise((done) => this.#enqueue({ bytes: chunk, lines, done }));
+  }
+
+  /**
+   * Tidy the directory now rather than at the first line: remove what an
+   * interrupted run left (a `PATH.gz.tmp` from a compression cut short),
+   * queue the rotated files that should be gzipped and are not, and prune
+   * by age. Resolves when the directory has been scanned; compression goes
+   * on in the background (`close` waits for it). Optional: the first write
+   * does the same. Never rejects; a failure is counted like a failed write.
+   */
+  async open(): Promise<void> {
+    if (this.#closed) return;
+    await this.#scanOnce().catch((err) => this.#fail(err));
   }
 
   /** Bytes held in memory, waiting to be written. */
@@ -465,7 +480,7 @@ export class RotatingFileSink implements LogSink {
   // ---- the file --------------------------------------------------------
 
   async #open(): Promise<void> {
-    if (!this.#slots) await this.#scan();
+    if (!this.#slots) await this.#scanOnce();
     let file: Deno.FsFile;
     const flags = { read: true, append: true, create: true, mode: FILE_MODE };
     try {
@@ -616,6 +631,11 @@ export class RotatingFileSink implements LogSink {
     }
   }
 
+  /** Scan the directory unless that was done (under the directory lock, so only once). */
+  #scanOnce(): Promise<void> {
+    return this.#withDirLock(() => this.#slots ? Promise.resolve() : this.#scan());
+  }
+
   /** Learn the rotated files already on disk; drop extras, finish interrupted compression. */
   async #scan(): Promise<void> {
     const slots: (Rotated | undefined)[] = [];
@@ -633,7 +653,8 @@ export class RotatingFileSink implements LogSink {
     const plain: number[] = [];
     for (const name of names) {
       const path = join(dir, name);
-      if (name === `${base}.gz.tmp`) {
+      if (/^\.(\d+\.)?gz\.tmp$/.test(name.slice(base.length))) {
+        // A compression cut short (killed mid-gzip): the plain file is still there.
         await this.#remove(path);
         continue;
       }

@@ -11,7 +11,9 @@ import type { ProbeConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { formatDuration } from "../config/units.ts";
 import { percentile, type ProbeBoard } from "./board.ts";
-import type { ProbeRegistry, ProbeResult } from "./types.ts";
+import type { Probe, ProbeRegistry, ProbeResult } from "./types.ts";
+import { redactResult } from "./redact.ts";
+import { type LongTimeout, setLongTimeout } from "../timers.ts";
 
 /** Options for {@linkcode ProbeScheduler}. */
 export interface ProbeSchedulerOptions {
@@ -27,7 +29,7 @@ export interface ProbeSchedulerOptions {
 interface Task {
   config: ProbeConfig;
   dueAt: number;
-  timer?: ReturnType<typeof setTimeout>;
+  timer?: LongTimeout;
   running?: Promise<void>;
   stopped: boolean;
 }
@@ -51,11 +53,11 @@ export async function runWithDeadline(
   const controller = new AbortController();
   const onOuter = () => controller.abort(outer?.reason);
   outer?.addEventListener("abort", onOuter, { once: true });
-  const timers: ReturnType<typeof setTimeout>[] = [];
+  const timers: LongTimeout[] = [];
   const deadline = new Promise<ProbeResult>((resolve) => {
-    timers.push(setTimeout(() => {
+    timers.push(setLongTimeout(() => {
       controller.abort(new DOMException("probe timed out", "TimeoutError"));
-      timers.push(setTimeout(() => {
+      timers.push(setLongTimeout(() => {
         resolve({
           ok: false,
           reason: `timed out after ${formatDuration(timeoutMs)}`,
@@ -73,10 +75,32 @@ export async function runWithDeadline(
   try {
     return await Promise.race([own, deadline]);
   } finally {
-    for (const t of timers) clearTimeout(t);
+    for (const t of timers) t.clear();
     outer?.removeEventListener("abort", onOuter);
     controller.abort();
   }
+}
+
+/**
+ * Run one probe of `config` under its deadline: the way every probe result
+ * comes to be, for the scheduler and the `probe` command alike. The result's
+ * reason has every secret of the config (passwords, credential headers and
+ * query parameters) replaced by `***`, whatever the target echoed back.
+ *
+ * @param probe the probe for `config.type`.
+ * @param outer aborts the run early (the scheduler stopping).
+ */
+export async function runProbe(
+  probe: Probe,
+  config: ProbeConfig,
+  outer?: AbortSignal,
+): Promise<ProbeResult> {
+  const result = await runWithDeadline(
+    (signal) => probe(config, { signal }),
+    config.timeout,
+    outer,
+  );
+  return redactResult(result, config);
 }
 
 /** A probe config as text for change checks (a RegExp by its source and flags, not `{}`). */
@@ -144,13 +168,14 @@ export class ProbeScheduler {
     const task = this.#tasks.get(name);
     if (!task) return;
     task.stopped = true;
-    clearTimeout(task.timer);
+    task.timer?.clear();
     this.#tasks.delete(name);
   }
 
   #arm(task: Task): void {
     if (task.stopped) return;
-    task.timer = setTimeout(() => this.#fire(task), Math.max(0, task.dueAt - Date.now()));
+    // Intervals, jitter and timeouts may pass what setTimeout can wait (about 24.8 days).
+    task.timer = setLongTimeout(() => this.#fire(task), task.dueAt - Date.now());
   }
 
   #fire(task: Task): void {
@@ -177,11 +202,7 @@ export class ProbeScheduler {
       const { config } = task;
       const probe = this.#options.registry[config.type];
       const done = this.#options.onRun?.(config);
-      const result = await runWithDeadline(
-        (signal) => probe(config, { signal }),
-        config.timeout,
-        this.#stop.signal,
-      );
+      const result = await runProbe(probe, config, this.#stop.signal);
       done?.(result);
       if (task.stopped) return;
       const before = this.#options.board.status(config.name)?.state;

@@ -24,6 +24,7 @@ import type { HttpProbeOptions } from "./http.ts";
 import { http1Request, type Http1Response } from "./http1.ts";
 import { envCaCerts, responseCertExpiry } from "./tls.ts";
 import { type Probe, type ProbeContext, type ProbeResult, since } from "./types.ts";
+import { setLongTimeout } from "../timers.ts";
 
 /** Longest single line accepted in the stream. */
 const MAX_LINE = 1024 * 1024;
@@ -59,7 +60,7 @@ async function runSse(
   const clock: RunClock = { t0: performance.now(), phases: {} };
   const within = config.expect.first_event_within;
   const firstEvent = new AbortController();
-  const timer = within === undefined ? undefined : setTimeout(() => {
+  const timer = within === undefined ? undefined : setLongTimeout(() => {
     firstEvent.abort(new DOMException("no first event", "TimeoutError"));
   }, within);
   const signal = within === undefined
@@ -95,7 +96,7 @@ async function runSse(
           events++;
           if (events === 1) {
             clock.phases.first_event = since(clock.t0);
-            clearTimeout(timer);
+            timer?.clear();
           }
         });
       }
@@ -142,7 +143,7 @@ async function runSse(
       started_at,
     };
   } finally {
-    clearTimeout(timer);
+    timer?.clear();
   }
 }
 

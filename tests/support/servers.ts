@@ -153,18 +153,30 @@ export interface TcpServer extends AsyncDisposable {
   port: number;
 }
 
+/** A fake service's side of one connection: talk, then return (the connection is closed after). */
+export type ConnHandler = (conn: Deno.Conn) => Promise<void>;
+
 /**
  * Start a TCP server on a free loopback port: `silent` accepts and never
  * answers (a hung service), `closing` accepts and closes at once (a port
- * that is open).
+ * that is open), and a {@linkcode ConnHandler} plays a fake service.
  */
-export function tcpServer(mode: "silent" | "closing"): TcpServer {
+export function tcpServer(mode: "silent" | "closing" | ConnHandler): TcpServer {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
+  const held = new Set<Deno.Conn>();
+  const handling = new Set<Promise<void>>();
   const accepting = (async () => {
     for await (const conn of listener) {
-      if (mode === "silent") held.push(conn);
-      else conn.close();
+      if (mode === "silent") held.add(conn);
+      else if (mode === "closing") conn.close();
+      else {
+        held.add(conn);
+        const done: Promise<void> = mode(conn).catch(() => {}).finally(() => {
+          if (held.delete(conn)) conn.close();
+          handling.delete(done);
+        });
+        handling.add(done);
+      }
     }
   })();
   return {
@@ -173,6 +185,50 @@ export function tcpServer(mode: "silent" | "closing"): TcpServer {
       listener.close();
       await accepting.catch(() => {});
       for (const c of held) c.close();
+      held.clear();
+      await Promise.all(handling);
     },
   };
+}
+
+/**
+ * A fake Redis that refuses `AUTH` as a server without passwords does,
+ * quoting the password back: ``-ERR unknown command `AUTH`, with args
+ * beginning with: `<password>`, ``. It answers `PING` with `+PONG`.
+ */
+export function echoingRedis(): TcpServer {
+  return tcpServer(async (conn) => {
+    const dec = new TextDecoder();
+    const enc = new TextEncoder();
+    const buf = new Uint8Array(4096);
+    let text = "";
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) return;
+      text += dec.decode(buf.subarray(0, n), { stream: true });
+      // RESP arrays of bulk strings: *N, then $len and the argument, N times.
+      for (;;) {
+        const command = takeCommand(text);
+        if (!command) break;
+        text = text.slice(command.used);
+        const [name, ...args] = command.args;
+        const reply = name.toUpperCase() === "PING"
+          ? "+PONG\r\n"
+          : `-ERR unknown command \`${name}\`, with args beginning with: ${
+            args.map((a) => `\`${a}\`, `).join("")
+          }\r\n`;
+        await conn.write(enc.encode(reply));
+      }
+    }
+  });
+}
+
+function takeCommand(text: string): { args: string[]; used: number } | undefined {
+  const lines = text.split("\r\n");
+  const count = /^\*(\d+)$/.exec(lines[0])?.[1];
+  if (count === undefined || lines.length < 1 + 2 * Number(count) + 1) return undefined;
+  const args: string[] = [];
+  for (let i = 0; i < Number(count); i++) args.push(lines[2 + 2 * i]);
+  const used = lines.slice(0, 1 + 2 * Number(count)).join("\r\n").length + 2;
+  return { args, used };
 }
