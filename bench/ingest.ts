@@ -89,7 +89,10 @@ self.onmessage = async (e) => {
 
 /** Runs/s over HTTP into `store`. */
 async function httpIngest(store: Store, recs: WorkflowRecord[]): Promise<number> {
-  const app = new Hono<ApiEnv>().route("/", traceRoutes({ store }));
+  const app = new Hono<ApiEnv>().route(
+    "/",
+    traceRoutes({ store, maxDecodedBody: () => 64 * 1024 * 1024 }),
+  );
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
   const url = `http://127.0.0.1:${server.addr.port}/api/v1/traces`;
   const bodies: string[] = [];

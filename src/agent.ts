@@ -81,6 +81,7 @@ export class Agent {
     });
     const probeMetrics = new ProbeMetrics(this.metrics, this.board, this.telemetry.tracer);
     this.store = createStore(this.#config.store, this.#logger);
+    this.#observeStore();
     const history = new ProbeHistory({
       store: this.store,
       logger: this.#logger.child({ component: "history" }),
@@ -94,6 +95,7 @@ export class Agent {
       scrape: () => this.telemetry.scrape(),
       store: this.store,
       log: () => ({ path: this.log.path, stats: this.log.stats() }),
+      storeStats: () => this.store.stats(),
       schedulerLag: () => this.#scheduler.lag(),
       logger: this.#logger,
     });
@@ -237,6 +239,40 @@ export class Agent {
       o.observe(dropped, s.dropped_lines);
       o.observe(errors, s.write_errors);
     }, [dropped, errors]);
+  }
+
+  /** The store's state and counters as metrics, so an outage, a full disk or a dead letter shows. */
+  #observeStore(): void {
+    const meter = this.telemetry.meterProvider.getMeter("astron-watch");
+    const up = meter.createObservableGauge("astron_watch_store_up", {
+      description: "1 while the trace store's database answers and its schema is current.",
+    });
+    const full = meter.createObservableGauge("astron_watch_store_disk_full", {
+      description: "1 while writes are refused because the disk under the store is full.",
+    });
+    const spooled = meter.createObservableGauge("astron_watch_store_spooled_records", {
+      description: "Accepted records waiting in the outage spool for the database.",
+    });
+    const dead = meter.createObservableGauge("astron_watch_store_dead_letter_records", {
+      description: "Records the database refused, kept in the dead-letter file.",
+    });
+    const records = meter.createObservableCounter("astron_watch_ingest_records", {
+      description: "Records posted to the store, by outcome.",
+    });
+    const failures = meter.createObservableCounter("astron_watch_store_write_failures", {
+      description: "Failed database writes, by cause.",
+    });
+    meter.addBatchObservableCallback((o) => {
+      const s = this.store.stats();
+      o.observe(up, s.up ? 1 : 0);
+      o.observe(full, s.full ? 1 : 0);
+      o.observe(spooled, s.spooled);
+      o.observe(dead, s.dead_letters);
+      for (const [result, n] of Object.entries(s.records)) o.observe(records, n, { result });
+      for (const [cause, n] of Object.entries(s.write_failures)) {
+        o.observe(failures, n, { cause });
+      }
+    }, [up, full, spooled, dead, records, failures]);
   }
 
   /** The probes to run: the default self-probe (URL port 0) points at the port actually bound. */

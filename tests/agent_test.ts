@@ -33,9 +33,13 @@ Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, 
       lines[1],
       /^log logs\/astron-watch\.log: \d+ lines written, 0 dropped, 0 write errors, 0 rotations$/,
     );
-    assert.match(lines[3], /^PROBE\s+STATE\s+LAST\s+P50\s+P90\s+P99\s+UPTIME\s+LAST ERROR$/);
     assert.match(
-      lines[4],
+      lines[2],
+      /^store: up, 0 spooled, 0 dead letters, records stored 0 spooled 0 rejected 0 refused 0$/,
+    );
+    assert.match(lines[4], /^PROBE\s+STATE\s+LAST\s+P50\s+P90\s+P99\s+UPTIME\s+LAST ERROR$/);
+    assert.match(
+      lines[5],
       /^astron-watch\s+up\s+\d+s ago\s+[\d.]+ms\s+[\d.]+ms\s+[\d.]+ms\s+100\.0%\s+-$/,
     );
 

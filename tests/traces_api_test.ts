@@ -21,6 +21,7 @@ Deno.test("a posted record is answered 202 and reads back field for field over H
     spooled: 0,
     rejected: 0,
     errors: [],
+    warnings: [],
   });
   const linked = await (await api.fetch(`/api/v1/traces/${encodeURIComponent(chat.sid)}`)).json();
   const link: string = linked.record.trace[1].data.output.results;

@@ -70,6 +70,7 @@ Deno.test("a built record posts to the store and reads back in execution order",
   const record = run.finish({ answer: "ok" });
   const posted = await server.call("/api/v1/traces", {
     method: "POST",
+    headers: { "Content-Type": "application/json" },
     body: JSON.stringify(record),
   });
   assert.equal(posted.status, 202, posted.text);

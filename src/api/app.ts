@@ -20,7 +20,12 @@ import { statusRoutes } from "./routes/status.ts";
 import { probeRoutes } from "./routes/probes.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { traceRoutes } from "./routes/traces.ts";
-import type { Store } from "../store/store.ts";
+import {
+  type Store,
+  StoreFullError,
+  type StoreStats,
+  StoreUnavailableError,
+} from "../store/store.ts";
 import type { RotatingFileSinkStats } from "../log/rotating_file_sink.ts";
 
 export type { Readiness };
@@ -38,6 +43,8 @@ export interface ApiDeps {
   schedulerLag?: () => { p50: number | null; p99: number | null; max: number | null; runs: number };
   /** The log file and its sink's counters, for `/status`. */
   log?: () => { path: string; stats?: RotatingFileSinkStats };
+  /** The store's counters, for `/status`. */
+  storeStats?: () => StoreStats;
   /** The trace store; without it the trace routes are not mounted. */
   store?: Store;
   /** The Prometheus exposition of the agent's metrics. */
@@ -54,6 +61,7 @@ const CODES: Record<number, string> = {
   413: "payload_too_large",
   415: "unsupported_media_type",
   503: "unavailable",
+  507: "insufficient_storage",
 };
 
 /** Build a JSON error response. */
@@ -85,12 +93,23 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   app.route("/", statusRoutes(deps));
   app.route("/", probeRoutes(deps));
   app.route("/", metricsRoutes(deps));
-  if (deps.store) app.route("/", traceRoutes({ store: deps.store }));
+  if (deps.store) {
+    app.route(
+      "/",
+      traceRoutes({ store: deps.store, maxDecodedBody: () => deps.server().max_body }),
+    );
+  }
 
   app.notFound((c) => errorResponse(404, `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {
     if (err instanceof HTTPException) {
       return errorResponse(err.status as ContentfulStatusCode, err.message, err.res?.headers);
+    }
+    if (err instanceof StoreUnavailableError) {
+      return errorResponse(503, err.message, new Headers({ "Retry-After": "5" }));
+    }
+    if (err instanceof StoreFullError) {
+      return errorResponse(507, err.message, new Headers({ "Retry-After": "30" }));
     }
     deps.logger.error("request failed", { path: c.req.path, err: errorMessage(err) });
     return errorResponse(500, "internal error");

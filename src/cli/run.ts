@@ -11,6 +11,7 @@ import { formatProblem } from "../config/reader.ts";
 import { Logger } from "../log/logger.ts";
 import { StderrSink } from "../log/stderr_sink.ts";
 import { errorMessage } from "../errors.ts";
+import { keepRunning } from "../uncaught.ts";
 import { Command, err, EXIT, out, parseFlags } from "./command.ts";
 
 const USAGE = `usage: astron-watch run [--config FILE]
@@ -48,6 +49,9 @@ export const runCommand: Command = {
       sinks: [stderr],
     });
     logger.info("config loaded", { source: describe(loaded.source) });
+    keepRunning((e) =>
+      logger.error("uncaught error; the agent keeps running", { err: errorMessage(e) })
+    );
     const agent = new Agent({ config, logger, stderr });
     // Signals are taken from before the start, so a SIGTERM during start-up still drains.
     const stopped = untilStopped(agent, logger, loaded.source);

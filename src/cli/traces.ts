@@ -11,13 +11,14 @@ import { formatProblem } from "../config/reader.ts";
 import { Logger } from "../log/logger.ts";
 import { createStore, type Store } from "../store/store.ts";
 import { LIST_PARAMS, parseListQuery, parseUsageQuery } from "../store/filters.ts";
-import type { RunSummary, UsageGroup } from "../store/query.ts";
+import { NODE_PAGE, type RunSummary, type UsageGroup } from "../store/query.ts";
 import { SID_PATTERN } from "../store/workflow.ts";
 import { Command, err, EXIT, out, parseFlags, UsageError } from "./command.ts";
 
 const USAGE = `usage: astron-watch traces [list] [filters] [--json]
        astron-watch traces show SID [--blobs inline] [--json]
        astron-watch traces stats [--by app_id|node_type] [--since T] [--until T] [--json]
+       astron-watch traces dead-letters [list|replay] [--json]
 
 Queries the trace store named by store.url in the config, without the agent.
 
@@ -28,6 +29,15 @@ list filters:
   -q, --q TEXT           text in the sid or the question
   --limit N              1 to 500 (default 50)
   --cursor C             the next page, as printed after a full page
+
+show:
+  --node-offset N        start the node page at N (in execution order)
+  --node-limit N         nodes on the page, 1 to 2000 (default 500)
+
+dead-letters:
+  records the database refused while the spool was replayed (kept in
+  spool/dead-letters.ndjson beside the blob directory); "replay" writes them
+  again once the cause is fixed and keeps those still refused.
 
 options:
   -c, --config FILE   the YAML config (default ./astron-watch.yaml if present,
@@ -52,6 +62,8 @@ const FLAGS = {
   cursor: { type: "string" },
   by: { type: "string" },
   blobs: { type: "string" },
+  "node-offset": { type: "string" },
+  "node-limit": { type: "string" },
 } as const;
 
 type Values = ReturnType<typeof parseFlags<typeof FLAGS>>["values"];
@@ -156,6 +168,54 @@ async function openStore(path: string | undefined): Promise<Store | number> {
   return store;
 }
 
+/** An integer flag in `[min, max]`, or `fallback` when absent. */
+function count(
+  text: string | undefined,
+  flag: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (text === undefined) return fallback;
+  const v = Number(text);
+  if (!/^\d+$/.test(text) || v < min || v > max) {
+    throw new UsageError(`${flag}: expected an integer from ${min} to ${max}, got "${text}"`);
+  }
+  return v;
+}
+
+function listDeadLetters(json: boolean): (store: Store) => Promise<number> {
+  return async (store) => {
+    const letters = await store.deadLetters.list();
+    if (json) {
+      out(JSON.stringify({ file: store.deadLetters.path, records: letters }, null, 2) + "\n");
+      return EXIT.ok;
+    }
+    if (!letters.length) {
+      out(`no dead letters (${store.deadLetters.path})\n`);
+      return EXIT.ok;
+    }
+    const rows = [["REFUSED (UTC)", "KIND", "ID", "ERROR"]];
+    for (const l of letters) {
+      rows.push([
+        time(l.at),
+        l.run ? "run" : "span",
+        l.run ? l.run.record.sid : `${l.span!.trace_id}/${l.span!.span_id}`,
+        l.error.replace(/\s+/g, " ").slice(0, 100),
+      ]);
+    }
+    out(table(rows) + `${letters.length} in ${store.deadLetters.path}\n`);
+    return EXIT.ok;
+  };
+}
+
+async function replayDeadLetters(store: Store): Promise<number> {
+  const r = await store.replayDeadLetters();
+  out(`${r.stored} stored, ${r.refused} still refused\n`);
+  for (const e of new Set(r.errors)) err(`refused: ${e}`);
+  return r.refused ? EXIT.failure : EXIT.ok;
+}
+
 /** The `traces` command. */
 export const tracesCommand: Command = {
   name: "traces",
@@ -168,8 +228,8 @@ export const tracesCommand: Command = {
       return EXIT.ok;
     }
     const [action = "list", ...rest] = positionals;
-    if (!["list", "show", "stats"].includes(action)) {
-      throw new UsageError(`unknown action "${action}" (list, show SID, stats)`);
+    if (!["list", "show", "stats", "dead-letters"].includes(action)) {
+      throw new UsageError(`unknown action "${action}" (list, show SID, stats, dead-letters)`);
     }
     // The flags are the API's list parameters, spelled with dashes.
     const listFlags = LIST_PARAMS.map((p) => p.replaceAll("_", "-")) as (keyof typeof FLAGS)[];
@@ -197,15 +257,19 @@ export const tracesCommand: Command = {
         return EXIT.ok;
       };
     } else if (action === "show") {
-      refuse(values, ["blobs"], action);
+      refuse(values, ["blobs", "node-offset", "node-limit"], action);
       if (rest.length !== 1) throw new UsageError("show takes one SID");
+      const nodes = {
+        offset: count(values["node-offset"], "--node-offset", 0, 0, Number.MAX_SAFE_INTEGER),
+        limit: count(values["node-limit"], "--node-limit", NODE_PAGE.default, 1, NODE_PAGE.max),
+      };
       const sid = rest[0];
       if (!SID_PATTERN.test(sid)) throw new UsageError(`"${sid.slice(0, 60)}" is not a sid`);
       if (values.blobs !== undefined && values.blobs !== "inline" && values.blobs !== "link") {
         throw new UsageError(`--blobs: "${values.blobs}" is not "inline" or "link"`);
       }
       work = async (store) => {
-        const run = await store.getRun(sid, { expandBlobs: values.blobs === "inline" });
+        const run = await store.getRun(sid, { expandBlobs: values.blobs === "inline", nodes });
         if (!run) {
           err(`astron-watch traces: no run with sid ${sid}`);
           return EXIT.failure;
@@ -224,7 +288,7 @@ export const tracesCommand: Command = {
         const rows = [["#", "TYPE", "NAME", "START", "MS", "OK"]];
         (r.trace ?? []).forEach((n, i) => {
           rows.push([
-            String(i + 1),
+            String(nodes.offset + i + 1),
             n.node_type ?? String(n.node_id ?? "").split(":")[0],
             n.node_name ?? "",
             n.start_time ? time(n.start_time).slice(11) : "",
@@ -233,7 +297,14 @@ export const tracesCommand: Command = {
           ]);
         });
         text += table(rows);
-        text += `\n${run.spans.length} span${run.spans.length === 1 ? "" : "s"}` +
+        const page = run.nodes;
+        if (page.next_offset !== null || page.offset > 0) {
+          text +=
+            `nodes ${page.offset + 1}-${page.offset + (r.trace?.length ?? 0)} of ${page.total}` +
+            (page.next_offset !== null ? `; next page: --node-offset ${page.next_offset}` : "") +
+            "\n";
+        }
+        text += `\n${run.spans_total} span${run.spans.length === 1 ? "" : "s"}` +
           (run.blobs.length
             ? `, ${run.blobs.length} blob link(s) (--blobs inline to expand)`
             : "") +
@@ -241,6 +312,13 @@ export const tracesCommand: Command = {
         out(text);
         return EXIT.ok;
       };
+    } else if (action === "dead-letters") {
+      refuse(values, [], action);
+      const [sub = "list", ...extra] = rest;
+      if (!["list", "replay"].includes(sub) || extra.length) {
+        throw new UsageError(`dead-letters takes "list" or "replay"`);
+      }
+      work = sub === "list" ? listDeadLetters(values.json === true) : replayDeadLetters;
     } else {
       refuse(values, ["by", "since", "until"], action);
       if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);

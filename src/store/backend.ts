@@ -10,6 +10,13 @@
 import type { Kysely } from "kysely";
 import type { Database } from "./schema.ts";
 
+/**
+ * Why a write failed, as the store acts on it: `unavailable` (spool and
+ * retry), `full` (the database's disk is full: refuse, retry later),
+ * `refused` (the database will never take this data as it is).
+ */
+export type StoreFailure = "unavailable" | "full" | "refused";
+
 /** What differs between backends, as flags the store reads. */
 export interface StoreCapabilities {
   /** `percentile_disc(...) WITHIN GROUP` runs in SQL; else percentiles are computed in the store. */
@@ -18,6 +25,8 @@ export interface StoreCapabilities {
   likeOperator: "like" | "ilike";
   /** Most bound parameters one statement may carry. */
   maxParameters: number;
+  /** The aggregate that sums integer columns without overflowing or reading back unsafely. */
+  sumFunction: "sum" | "total";
 }
 
 /** One open database behind the store. */
@@ -32,8 +41,12 @@ export interface StoreBackend {
   size(): Promise<number>;
   /** Hand space freed by deletes back to the filesystem where the backend keeps it. */
   reclaim(): Promise<void>;
-  /** True when `err` means the database cannot be reached now (worth spooling and retrying). */
-  isUnavailable(err: unknown): boolean;
+  /**
+   * What a failed statement means for the store: the database cannot be
+   * reached now (spool and retry), its disk is full (refuse with 507), or it
+   * refuses this data (the record goes to the dead-letter file).
+   */
+  classify(err: unknown): StoreFailure;
   /** A cheap round trip; rejects when the database cannot be reached. */
   ping(): Promise<void>;
   /** Release every connection. */

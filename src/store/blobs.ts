@@ -109,6 +109,11 @@ export class BlobStore {
     return refs;
   }
 
+  /** Keep `refs` from garbage collection until as many {@linkcode unpin}s (or the process ends). */
+  pin(refs: readonly BlobRef[]): void {
+    for (const { hash } of refs) this.#pin(hash);
+  }
+
   /** Release hashes pinned by {@linkcode offload} once their rows are committed (or abandoned). */
   unpin(refs: readonly BlobRef[]): void {
     for (const { hash } of refs) {

@@ -111,6 +111,18 @@ export const MIGRATIONS: Record<string, Migration> = {
       }
     },
   },
+  "0002_node_order": {
+    async up(db: AnyDb) {
+      // Each node's place in execution order, decided at ingest, so a run's
+      // nodes can be read a page at a time.
+      await db.schema.alterTable("nodes").addColumn("ord", "integer").execute();
+      await db.schema.createIndex("nodes_sid_ord").on("nodes").columns(["sid", "ord"]).execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropIndex("nodes_sid_ord").execute();
+      await db.schema.alterTable("nodes").dropColumn("ord").execute();
+    },
+  },
 };
 
 /** One migration's outcome, as Kysely's `MigrationResult`. */
@@ -120,6 +132,8 @@ export type { MigrationResult };
 export interface MigrateResult {
   /** Why migrating stopped, if it did. */
   error?: string;
+  /** The error behind `error`, for the backend to classify. */
+  cause?: unknown;
   /** Each migration attempted: `Success`, `Error` or `NotExecuted`. */
   results: MigrationResult[];
 }
@@ -143,8 +157,9 @@ export async function migrateToLatest(db: AnyDb): Promise<MigrateResult> {
   });
   try {
     const { error, results } = await migrator.migrateToLatest();
-    return { error: error === undefined ? undefined : errorMessage(error), results: results ?? [] };
+    if (error === undefined) return { results: results ?? [] };
+    return { error: errorMessage(error), cause: error, results: results ?? [] };
   } catch (err) {
-    return { error: errorMessage(err), results: [] };
+    return { error: errorMessage(err), cause: err, results: [] };
   }
 }

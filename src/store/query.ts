@@ -60,14 +60,30 @@ export interface ListResult {
   next_cursor: string | null;
 }
 
-/** One run in full: the platform's record with `trace` in execution order, and its spans. */
+/** One run: the platform's record with a page of its `trace` in execution order, and its spans. */
 export interface RunDetail {
   sid: string;
   record: WorkflowRecord;
+  /** Which of the run's nodes `record.trace` holds; `next_offset` is null on the last page. */
+  nodes: { total: number; offset: number; limit: number; next_offset: number | null };
+  /** The spans recorded with the run's sid, oldest first, at most {@linkcode SPAN_LIMIT}. */
   spans: SpanRecord[];
+  /** How many spans the run has in all. */
+  spans_total: number;
   /** The blobs the record links to. */
   blobs: string[];
 }
+
+/** Which nodes of a run to read: `limit` of them from `offset` in execution order. */
+export interface NodePage {
+  offset: number;
+  limit: number;
+}
+
+/** Nodes on one page unless asked otherwise, and the most one page may hold. */
+export const NODE_PAGE = { default: 500, max: 2000 } as const;
+/** Most spans one run answer carries. */
+export const SPAN_LIMIT = 1000;
 
 /** What {@linkcode usageStats} groups by. */
 export type UsageGroupBy = "app_id" | "node_type";
@@ -210,32 +226,64 @@ export async function listRuns(backend: StoreBackend, q: ListQuery): Promise<Lis
   };
 }
 
-/** One run, its nodes in execution order, and the spans recorded with its sid. */
-export async function getRun(backend: StoreBackend, sid: string): Promise<RunDetail | undefined> {
+/**
+ * One run with one page of its nodes in execution order (decided at ingest;
+ * runs stored before that are ordered here) and the spans recorded with its
+ * sid. What one answer costs is bounded by the page, whatever the run's size.
+ */
+export async function getRun(
+  backend: StoreBackend,
+  sid: string,
+  page: NodePage = { offset: 0, limit: NODE_PAGE.default },
+): Promise<RunDetail | undefined> {
   const { db } = backend;
   const run = await db.selectFrom("runs").select(["record"]).where("sid", "=", sid)
     .executeTakeFirst();
   if (!run) return undefined;
-  const [nodes, spans, blobs] = await Promise.all([
-    db.selectFrom("nodes").select(["idx", "id", "start_time", "record"]).where("sid", "=", sid)
-      .orderBy("idx").execute(),
+  const [counts, spans, spanCount, blobs] = await Promise.all([
+    db.selectFrom("nodes").select((eb) => [
+      eb.fn.countAll().as("total"),
+      eb.fn.count("ord").as("ordered"),
+    ]).where("sid", "=", sid).executeTakeFirstOrThrow(),
     db.selectFrom("spans").select(["record"]).where("sid", "=", sid)
-      .orderBy("start_time").orderBy("span_id").execute(),
+      .orderBy("start_time").orderBy("span_id").limit(SPAN_LIMIT).execute(),
+    db.selectFrom("spans").select((eb) => eb.fn.countAll().as("n")).where("sid", "=", sid)
+      .executeTakeFirstOrThrow(),
     db.selectFrom("run_blobs").select(["hash"]).where("sid", "=", sid).execute(),
   ]);
-  const parsed = nodes.map((row) => ({
-    id: row.id,
-    idx: n(row.idx),
-    start_time: n(row.start_time),
-    node: JSON.parse(row.record) as NodeLog,
-  }));
-  const ordered = executionOrder(parsed, (x) => x.node.next_log_ids ?? []);
+  const total = n(counts.total);
+  let records: string[];
+  if (n(counts.ordered) === total) {
+    const rows = await db.selectFrom("nodes").select(["record"]).where("sid", "=", sid)
+      .orderBy("ord").limit(page.limit).offset(page.offset).execute();
+    records = rows.map((r) => r.record);
+  } else {
+    const rows = await db.selectFrom("nodes").select(["idx", "id", "start_time", "record"])
+      .where("sid", "=", sid).orderBy("idx").execute();
+    const parsed = rows.map((row) => ({
+      id: row.id,
+      idx: n(row.idx),
+      start_time: n(row.start_time),
+      record: row.record,
+      next: (JSON.parse(row.record) as NodeLog).next_log_ids ?? [],
+    }));
+    records = executionOrder(parsed, (x) => x.next)
+      .slice(page.offset, page.offset + page.limit).map((x) => x.record);
+  }
   const record = JSON.parse(run.record) as WorkflowRecord;
-  if (Array.isArray(record.trace)) record.trace = ordered.map((x) => x.node);
+  if (Array.isArray(record.trace)) record.trace = records.map((r) => JSON.parse(r) as NodeLog);
+  const end = page.offset + records.length;
   return {
     sid,
     record,
+    nodes: {
+      total,
+      offset: page.offset,
+      limit: page.limit,
+      next_offset: end < total ? end : null,
+    },
     spans: spans.map((s) => JSON.parse(s.record) as SpanRecord),
+    spans_total: n(spanCount.n),
     blobs: blobs.map((b) => b.hash),
   };
 }
@@ -256,7 +304,9 @@ export async function usageStats(backend: StoreBackend, q: UsageQuery): Promise<
   const inWindow = (): Expression<SqlBool> =>
     sql<SqlBool>`start_time >= ${q.since} and start_time < ${q.until}`;
   const errors = fromRuns ? sql<number>`sum(is_error)` : sql<number>`sum(1 - ok)`;
-  const questionTokens = fromRuns ? sql<number>`sum(question_tokens)` : sql<number>`0`;
+  // SQLite's sum() fails past 2^63 and cannot be read past 2^53; total() is a float.
+  const sum = (col: string) => sql<number>`${sql.raw(capabilities.sumFunction)}(${sql.ref(col)})`;
+  const questionTokens = fromRuns ? sum("question_tokens") : sql<number>`0`;
   const pct = (p: number) =>
     capabilities.percentiles
       ? sql<number>`percentile_disc(${sql.lit(p)}) within group (order by duration)`
@@ -267,9 +317,9 @@ export async function usageStats(backend: StoreBackend, q: UsageQuery): Promise<
       sql<number>`count(*)`.as("count"),
       errors.as("errors"),
       questionTokens.as("question_tokens"),
-      sql<number>`sum(prompt_tokens)`.as("prompt_tokens"),
-      sql<number>`sum(completion_tokens)`.as("completion_tokens"),
-      sql<number>`sum(total_tokens)`.as("total_tokens"),
+      sum("prompt_tokens").as("prompt_tokens"),
+      sum("completion_tokens").as("completion_tokens"),
+      sum("total_tokens").as("total_tokens"),
       pct(0.5).as("p50"),
       pct(0.9).as("p90"),
       pct(0.99).as("p99"),

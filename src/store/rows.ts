@@ -7,7 +7,7 @@
  */
 
 import type { NodesTable, RunsTable } from "./schema.ts";
-import type { NodeLog, Usage, WorkflowRecord } from "./workflow.ts";
+import { INDEX_MAX, indexable, type NodeLog, type Usage, type WorkflowRecord } from "./workflow.ts";
 
 /** The rows one run becomes. */
 export interface RunRows {
@@ -15,8 +15,9 @@ export interface RunRows {
   nodes: NodesTable[];
 }
 
-const num = (v: unknown, fallback = 0): number =>
-  typeof v === "number" && Number.isFinite(v) ? Math.round(v) : fallback;
+const num = (v: unknown, fallback = 0): number => indexable(v) ?? fallback;
+/** A token count as indexed: out of `0..2^53-1` counts as 0 (the record keeps it). */
+const tokens = (v: unknown): number => indexable(v, 0) ?? 0;
 
 /** `text` without NUL characters (PostgreSQL's `text` cannot hold them). */
 export function noNul(text: string): string {
@@ -31,10 +32,10 @@ export function nodeType(n: NodeLog): string {
 
 function usageOf(u: Usage | undefined): Required<Usage> {
   return {
-    question_tokens: num(u?.question_tokens),
-    prompt_tokens: num(u?.prompt_tokens),
-    completion_tokens: num(u?.completion_tokens),
-    total_tokens: num(u?.total_tokens),
+    question_tokens: tokens(u?.question_tokens),
+    prompt_tokens: tokens(u?.prompt_tokens),
+    completion_tokens: tokens(u?.completion_tokens),
+    total_tokens: tokens(u?.total_tokens),
   };
 }
 
@@ -68,21 +69,29 @@ export function toRows(record: WorkflowRecord, now: number): RunRows {
       prompt_tokens: usage.prompt_tokens,
       completion_tokens: usage.completion_tokens,
       total_tokens: usage.total_tokens,
+      ord: idx,
       record: JSON.stringify(n),
     };
   });
+  // Execution order is decided once, here, so a run reads back page by page.
+  const order = executionOrder(nodes, (x) => trace![x.idx].next_log_ids ?? []);
+  order.forEach((x, position) => x.ord = position);
   let usage = usageOf(record.usage);
   if (!record.usage) {
     usage = nodes.reduce((sum, n) => ({
       question_tokens: sum.question_tokens,
-      prompt_tokens: sum.prompt_tokens + n.prompt_tokens,
-      completion_tokens: sum.completion_tokens + n.completion_tokens,
-      total_tokens: sum.total_tokens + n.total_tokens,
+      prompt_tokens: Math.min(INDEX_MAX, sum.prompt_tokens + n.prompt_tokens),
+      completion_tokens: Math.min(INDEX_MAX, sum.completion_tokens + n.completion_tokens),
+      total_tokens: Math.min(INDEX_MAX, sum.total_tokens + n.total_tokens),
     }), usage);
   }
   const start = num(record.start_time);
   const end = num(record.end_time, start + num(record.duration));
-  const statusCode = num(record.status?.code);
+  const code = record.status?.code;
+  // An out-of-range code stays an error code: indexed as the nearest in range.
+  const statusCode = typeof code === "number" && Number.isFinite(code)
+    ? Math.max(-INDEX_MAX, Math.min(INDEX_MAX, Math.round(code)))
+    : 0;
   const json = JSON.stringify(rest);
   let firstFrame = num(record.first_frame_duration, -1);
   if (firstFrame < 0) {
@@ -118,44 +127,93 @@ export function toRows(record: WorkflowRecord, now: number): RunRows {
  * Node logs in execution order: a topological walk of the `next_log_ids`
  * graph, taking ready nodes by start time (then by their place in the
  * record) where the graph does not decide; nodes in a cycle come last, by
- * start time.
+ * start time. O(n log n): the ready nodes wait in a binary heap.
  */
 export function executionOrder<T extends { id: string; start_time: number; idx: number }>(
   nodes: readonly T[],
   next: (node: T) => readonly string[],
 ): T[] {
-  const byId = new Map<string, T>();
-  for (const n of nodes) if (!byId.has(n.id)) byId.set(n.id, n);
-  const indegree = new Map<T, number>(nodes.map((n) => [n, 0]));
-  const edges = new Map<T, T[]>();
-  for (const n of nodes) {
-    const out: T[] = [];
+  const byId = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    if (!byId.has(n.id)) byId.set(n.id, i);
+  });
+  const indegree = new Int32Array(nodes.length);
+  const edges: number[][] = nodes.map((n, i) => {
+    const out: number[] = [];
     for (const id of new Set(next(n))) {
-      const m = byId.get(id);
-      if (m && m !== n) {
-        out.push(m);
-        indegree.set(m, indegree.get(m)! + 1);
+      const j = byId.get(id);
+      if (j !== undefined && j !== i) {
+        out.push(j);
+        indegree[j]++;
       }
     }
-    edges.set(n, out);
-  }
+    return out;
+  });
   const before = (a: T, b: T) => a.start_time - b.start_time || a.idx - b.idx;
-  const ready = nodes.filter((n) => indegree.get(n) === 0);
+  const ready = new Heap<T>(before);
+  const index = new Map<T, number>();
+  nodes.forEach((n, i) => {
+    index.set(n, i);
+    if (indegree[i] === 0) ready.push(n);
+  });
   const order: T[] = [];
-  const done = new Set<T>();
-  while (ready.length) {
-    ready.sort(before);
-    const n = ready.shift()!;
+  const done = new Uint8Array(nodes.length);
+  while (ready.size) {
+    const n = ready.pop()!;
+    const i = index.get(n)!;
     order.push(n);
-    done.add(n);
-    for (const m of edges.get(n)!) {
-      const d = indegree.get(m)! - 1;
-      indegree.set(m, d);
-      if (d === 0) ready.push(m);
-    }
+    done[i] = 1;
+    for (const j of edges[i]) if (--indegree[j] === 0) ready.push(nodes[j]);
   }
   if (order.length < nodes.length) {
-    order.push(...nodes.filter((n) => !done.has(n)).sort(before));
+    order.push(...nodes.filter((_, i) => !done[i]).sort(before));
   }
   return order;
+}
+
+/** A binary min-heap by `less`. */
+class Heap<T> {
+  readonly #items: T[] = [];
+  readonly #cmp: (a: T, b: T) => number;
+
+  constructor(cmp: (a: T, b: T) => number) {
+    this.#cmp = cmp;
+  }
+
+  get size(): number {
+    return this.#items.length;
+  }
+
+  push(item: T): void {
+    const a = this.#items;
+    a.push(item);
+    let i = a.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.#cmp(a[i], a[parent]) >= 0) break;
+      [a[i], a[parent]] = [a[parent], a[i]];
+      i = parent;
+    }
+  }
+
+  pop(): T | undefined {
+    const a = this.#items;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length && last !== undefined) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && this.#cmp(a[l], a[m]) < 0) m = l;
+        if (r < a.length && this.#cmp(a[r], a[m]) < 0) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m], a[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
 }

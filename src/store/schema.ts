@@ -49,6 +49,8 @@ export interface NodesTable {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** Place in execution order (null for rows written before it was kept). */
+  ord: number | null;
   record: string;
 }
 

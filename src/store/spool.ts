@@ -5,17 +5,31 @@
  * entry twice is harmless (runs replace by `sid`, spans by their ids), so a
  * crash during replay loses nothing and duplicates nothing.
  *
+ * Appends never wait for a replay's database write: the file is only locked
+ * while bytes are written or the replayed prefix is marked done, so a
+ * database that hangs cannot hold up an append.
+ *
  * One file, `<dir>/spool.ndjson`. A trailing line cut short by a crash was
  * never acknowledged and is skipped.
  *
  * @module
  */
 
+import { SerialLock } from "../serial_lock.ts";
+
 /** One spooled write. */
 export interface SpoolEntry<T> {
   /** How many records the entry holds (for readiness messages). */
   count: number;
   data: T;
+}
+
+/** Entries read for a replay: hand them to the database, then {@linkcode Spool.advance}. */
+export interface SpoolBatch<T> {
+  entries: T[];
+  records: number;
+  /** Byte offset after the last entry read. */
+  end: number;
 }
 
 const encoder = new TextEncoder();
@@ -26,6 +40,7 @@ const CHUNK = 1 << 20;
 export class Spool<T> {
   readonly path: string;
   readonly #dir: string;
+  readonly #lock = new SerialLock();
   #file?: Deno.FsFile;
   /** Byte offset of the first entry not yet replayed. */
   #offset = 0;
@@ -50,7 +65,7 @@ export class Spool<T> {
     this.#offset = 0;
     this.#pending = 0;
     let whole = 0;
-    for await (const { entry, next } of this.#entries()) {
+    for await (const { entry, next } of this.#entries(0, this.#size)) {
       this.#pending += entry.count;
       whole = next;
     }
@@ -63,60 +78,82 @@ export class Spool<T> {
   }
 
   /** Append one entry and fsync it; resolves once it is on disk. */
-  async append(data: T, count: number): Promise<void> {
-    const file = this.#need();
+  append(data: T, count: number): Promise<void> {
     const line = encoder.encode(JSON.stringify({ count, data } satisfies SpoolEntry<T>) + "\n");
-    await file.seek(this.#size, Deno.SeekMode.Start);
-    let off = 0;
-    try {
-      while (off < line.length) off += await file.write(line.subarray(off));
-      await file.syncData();
-    } catch (err) {
-      // Leave no partial line behind: cut back to the last whole entry.
-      await file.truncate(this.#size).catch(() => {});
-      throw err;
-    }
-    this.#size += line.length;
-    this.#pending += count;
+    return this.#lock.run(async () => {
+      const file = this.#need();
+      await file.seek(this.#size, Deno.SeekMode.Start);
+      let off = 0;
+      try {
+        while (off < line.length) off += await file.write(line.subarray(off));
+        await file.syncData();
+      } catch (err) {
+        // Leave no partial line behind: cut back to the last whole entry.
+        await file.truncate(this.#size).catch(() => {});
+        throw err;
+      }
+      this.#size += line.length;
+      this.#pending += count;
+    });
   }
 
   /**
-   * Hand the oldest entries not yet replayed (at most `maxRecords` records,
-   * at least one entry) to `write`; when it resolves they count as replayed.
-   * When everything is replayed the file is emptied.
+   * The oldest entries not yet replayed: at most `maxRecords` records, at
+   * least one entry. Nothing counts as replayed until {@linkcode advance}.
+   */
+  read(maxRecords = 1000): Promise<SpoolBatch<T>> {
+    return this.#lock.run(async () => {
+      const entries: T[] = [];
+      let records = 0;
+      let end = this.#offset;
+      for await (const { entry, next } of this.#entries(this.#offset, this.#size)) {
+        if (entries.length && records + entry.count > maxRecords) break;
+        entries.push(entry.data);
+        records += entry.count;
+        end = next;
+      }
+      return { entries, records, end };
+    });
+  }
+
+  /** Mark a batch from {@linkcode read} as replayed; the file is emptied once all is. */
+  advance(batch: SpoolBatch<T>): Promise<void> {
+    return this.#lock.run(async () => {
+      if (batch.end <= this.#offset) return;
+      this.#offset = batch.end;
+      this.#pending = Math.max(0, this.#pending - batch.records);
+      if (this.#offset >= this.#size) {
+        await this.#need().truncate(0);
+        await this.#need().syncData();
+        this.#size = 0;
+        this.#offset = 0;
+        this.#pending = 0;
+      }
+    });
+  }
+
+  /**
+   * Hand the oldest entries to `write` ({@linkcode read}, then
+   * {@linkcode advance} once `write` resolves).
    *
    * @returns how many records were replayed (0 when the spool is empty).
    * @throws whatever `write` throws; nothing counts as replayed then.
    */
   async replay(write: (data: T[]) => Promise<void>, maxRecords = 1000): Promise<number> {
-    const batch: T[] = [];
-    let records = 0;
-    let end = this.#offset;
-    for await (const { entry, next } of this.#entries(this.#offset)) {
-      if (batch.length && records + entry.count > maxRecords) break;
-      batch.push(entry.data);
-      records += entry.count;
-      end = next;
-    }
-    if (batch.length) await write(batch);
-    this.#offset = end;
-    this.#pending = Math.max(0, this.#pending - records);
-    if (this.#offset >= this.#size || this.#pending === 0) await this.#reset();
-    return records;
+    const batch = await this.read(maxRecords);
+    if (!batch.entries.length) return 0;
+    await write(batch.entries);
+    await this.advance(batch);
+    return batch.records;
   }
 
-  /** Close the file (what is spooled stays for the next start). */
-  close(): void {
-    this.#file?.close();
-    this.#file = undefined;
-  }
-
-  async #reset(): Promise<void> {
-    await this.#need().truncate(0);
-    await this.#need().syncData();
-    this.#size = 0;
-    this.#offset = 0;
-    this.#pending = 0;
+  /** Close the file once pending appends are done (what is spooled stays for the next start). */
+  async close(): Promise<void> {
+    await this.#lock.run(() => {
+      this.#file?.close();
+      this.#file = undefined;
+      return Promise.resolve();
+    });
   }
 
   #need(): Deno.FsFile {
@@ -124,15 +161,18 @@ export class Spool<T> {
     return this.#file;
   }
 
-  /** Whole entries from byte `from` up to the current size, each with the offset after it. */
-  async *#entries(from = 0): AsyncGenerator<{ entry: SpoolEntry<T>; next: number }> {
+  /** Whole entries in `[from, to)`, each with the offset after it. */
+  async *#entries(
+    from: number,
+    to: number,
+  ): AsyncGenerator<{ entry: SpoolEntry<T>; next: number }> {
     const file = this.#need();
     let pos = from;
     let buf = new Uint8Array(0);
     let bufStart = from;
-    while (pos < this.#size) {
+    while (pos < to) {
       await file.seek(pos, Deno.SeekMode.Start);
-      const chunk = new Uint8Array(Math.min(CHUNK, this.#size - pos));
+      const chunk = new Uint8Array(Math.min(CHUNK, to - pos));
       const n = await file.read(chunk);
       if (!n) break;
       pos += n;

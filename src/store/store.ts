@@ -27,19 +27,22 @@ import type { StoreConfig } from "../config/schema.ts";
 import type { Component } from "../agent.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../errors.ts";
-import { openBackend, type StoreBackend } from "./backend.ts";
+import { openBackend, type StoreBackend, type StoreFailure } from "./backend.ts";
 import { migrateToLatest } from "./migrations.ts";
-import { BlobStore } from "./blobs.ts";
+import { type BlobRef, BlobStore } from "./blobs.ts";
 import { Spool } from "./spool.ts";
+import { type DeadLetter, DeadLetters } from "./dead_letters.ts";
 import { toRows } from "./rows.ts";
 import { type PreparedRun, type WriteBatch, writeBatch } from "./write.ts";
-import { validateRecord } from "./workflow.ts";
+import { validateRecord, type WorkflowRecord } from "./workflow.ts";
 import type { ProbeResultsTable, SpansTable } from "./schema.ts";
+import { SerialLock } from "../serial_lock.ts";
 import {
   getRun,
   type ListQuery,
   type ListResult,
   listRuns,
+  type NodePage,
   type RunDetail,
   type UsageQuery,
   type UsageResult,
@@ -73,6 +76,13 @@ export interface RecordError {
   error: string;
 }
 
+/** Something in an accepted record that was kept as given but not indexed as sent. */
+export interface RecordWarning {
+  index: number;
+  sid: string;
+  warning: string;
+}
+
 /** What {@linkcode Store.ingestRuns} did. */
 export interface IngestResult {
   /** Records accepted (stored or spooled). */
@@ -80,26 +90,95 @@ export interface IngestResult {
   stored: number;
   /** Accepted while the database was unreachable: on disk, replayed later. */
   spooled: number;
+  /** Records refused: by validation, or by the database itself. */
   rejected: number;
   errors: RecordError[];
+  warnings: RecordWarning[];
 }
 
 /** What {@linkcode Store.ingestSpans} did. */
 export interface SpanIngestResult {
   stored: number;
   spooled: number;
+  /** Spans the database refused. */
+  refused: number;
 }
 
-/** A write refused because the store is not running (the API answers 503). */
+/** The store's counters, for `/metrics` and `/status`. */
+export interface StoreStats {
+  /** The database answers and its schema is current. */
+  up: boolean;
+  /** Why writes fail for lack of space, while they do. */
+  full?: string;
+  spooled: number;
+  dead_letters: number;
+  /** Records by outcome since start (`rejected`: by validation; `refused`: by the database). */
+  records: { stored: number; spooled: number; rejected: number; refused: number };
+  /** Failed database writes since start, by cause. */
+  write_failures: Record<StoreFailure, number>;
+}
+
+/** A write refused because the store is not running or its database cannot be read (503). */
 export class StoreUnavailableError extends Error {
   override name = "StoreUnavailableError";
 }
 
+/** A write refused because the disk under the store (or its spool) is full (507). */
+export class StoreFullError extends Error {
+  override name = "StoreFullError";
+}
+
+/** One accepted run as it waits, is spooled and is replayed: rows are built when written. */
+interface PendingRun {
+  record: WorkflowRecord;
+  blobs: BlobRef[];
+  /** When it was accepted (epoch ms): its `ingested_at`. */
+  at: number;
+}
+
+/** A spool entry: records, not rows, so a spool outlives a change of row shape. */
+interface SpoolData {
+  v: 2;
+  runs: PendingRun[];
+  spans: SpansTable[];
+}
+
+/** What one queued write came to. */
+interface JobOutcome {
+  stored: number;
+  spooled: number;
+  /** Items the database refused, by their place in the job (runs first, then spans). */
+  refused: Map<number, string>;
+}
+
 interface Job {
-  batch: WriteBatch;
-  count: number;
-  resolve: (outcome: "stored" | "spooled") => void;
+  runs: PendingRun[];
+  spans: SpansTable[];
+  outcome: JobOutcome;
+  resolve: (outcome: JobOutcome) => void;
   reject: (err: unknown) => void;
+}
+
+/** One run or span on its way to the database, with whom to tell. */
+interface Item {
+  job?: Job;
+  index: number;
+  run?: PendingRun;
+  /** Rows from a spool written by an older version. */
+  prepared?: PreparedRun;
+  span?: SpansTable;
+}
+
+/** A failed write: what it means and what the database said. */
+interface Failure {
+  kind: StoreFailure;
+  message: string;
+}
+
+/** True when `err` says the disk is full. */
+export function isNoSpace(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === "ENOSPC" || /ENOSPC|No space left|os error 28/.test(errorMessage(err));
 }
 
 /** The trace store; see the module doc. */
@@ -107,18 +186,25 @@ export class Store implements Component {
   readonly name = "store";
   readonly config: StoreConfig;
   readonly blobs: BlobStore;
+  readonly deadLetters: DeadLetters;
   readonly #logger: Logger;
   readonly #options: StoreOptions;
   readonly #now: () => number;
-  readonly #spool: Spool<WriteBatch>;
+  readonly #spool: Spool<SpoolData | WriteBatch>;
+  /** Serialises database writes (never held while spooling). */
+  readonly #dbLock = new SerialLock();
   #backend?: StoreBackend;
+  #migrated = false;
   #queue: Job[] = [];
   #draining?: Promise<void>;
-  #lock: Promise<void> = Promise.resolve();
   #down = false;
+  #downReason = "";
+  #full?: string;
   #stopped = false;
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #background = new Set<Promise<unknown>>();
+  #records = { stored: 0, spooled: 0, rejected: 0, refused: 0 };
+  #failures: Record<StoreFailure, number> = { unavailable: 0, full: 0, refused: 0 };
 
   constructor(config: StoreConfig, logger: Logger, options: StoreOptions = {}) {
     this.config = config;
@@ -126,12 +212,17 @@ export class Store implements Component {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.blobs = new BlobStore({ dir: config.blob_dir, inlineLimit: config.inline_limit });
-    this.#spool = new Spool(options.spoolDir ?? `${dirname(config.blob_dir)}/spool`);
+    const dir = options.spoolDir ?? `${dirname(config.blob_dir)}/spool`;
+    this.#spool = new Spool(dir);
+    this.deadLetters = new DeadLetters(dir);
   }
 
-  /** The open backend. @throws {StoreUnavailableError} before start or after stop. */
+  /** The open backend. @throws {StoreUnavailableError} before start, after stop, or before its schema is known. */
   get backend(): StoreBackend {
     if (!this.#backend || this.#stopped) throw new StoreUnavailableError("the store is not open");
+    if (!this.#migrated) {
+      throw new StoreUnavailableError(`the database is unreachable (${this.#downReason})`);
+    }
     return this.#backend;
   }
 
@@ -142,32 +233,51 @@ export class Store implements Component {
 
   /**
    * Open the database, bring its schema up to date, open the spool (replaying
-   * what a previous run left) and start the background work.
+   * what a previous run left) and start the background work. A database
+   * that cannot be reached is not an error when the background work runs:
+   * the store starts degraded, spooling, and migrates once it answers.
    *
-   * @throws {Error} when the database cannot be opened or migrated (a
-   *   PostgreSQL that is down at start is an error: there is no schema to trust).
+   * @throws {Error} when the database cannot be opened or migrated for another
+   *   reason, or cannot be reached and there is no background work to wait for it.
    */
   async start(): Promise<void> {
     this.#stopped = false;
+    const background = this.#options.background ?? true;
     const backend = await openBackend(this.config.url);
-    const { error } = await migrateToLatest(backend.db);
-    if (error) {
+    // Knock first: a migration sent to a server that is down would wait for it.
+    let { error, cause } = await backend.ping().then(
+      () => ({ error: undefined, cause: undefined }),
+      (err) => ({ error: errorMessage(err) as string | undefined, cause: err as unknown }),
+    );
+    if (!error) ({ error, cause } = await migrateToLatest(backend.db));
+    if (error && !(background && backend.classify(cause) === "unavailable")) {
       await backend.close().catch(() => {});
       throw new Error(`store ${backend.where}: migration failed: ${error}`);
     }
     this.#backend = backend;
-    if (this.#options.background ?? true) {
+    this.#migrated = !error;
+    if (error) this.#markDown(error);
+    if (background) {
       await this.#spool.open();
+      for (const l of await this.deadLetters.list()) if (l.run) this.blobs.pin(l.run.blobs);
+      await this.deadLetters.refresh();
       if (this.#spool.pending) {
         this.#logger.warn("spool holds records from before; replaying", {
           records: this.#spool.pending,
         });
         this.#down = true;
-        this.#scheduleReplay();
       }
+      if (this.#down) this.#scheduleReplay();
       this.#schedule(() => this.#retentionLoop(), 5_000);
     }
-    this.#logger.info("store open", { url: backend.where });
+    if (error) {
+      this.#logger.warn("database unreachable; starting degraded, writes are spooled", {
+        url: backend.where,
+        err: error,
+      });
+    } else {
+      this.#logger.info("store open", { url: backend.where });
+    }
   }
 
   /** Stop background work, commit what is queued (or spool it), close the database. */
@@ -177,8 +287,8 @@ export class Store implements Component {
     this.#timers.clear();
     await this.#draining;
     await Promise.allSettled([...this.#background]);
-    await this.#lock;
-    this.#spool.close();
+    await this.#dbLock.idle();
+    await this.#spool.close();
     await this.#backend?.close();
     this.#backend = undefined;
   }
@@ -186,69 +296,91 @@ export class Store implements Component {
   /** `undefined` when ready; else what is wrong. */
   readiness(): string | undefined {
     if (!this.#backend) return "not open";
-    if (this.#down || this.#spool.pending) {
+    if (this.#full) return `disk full: ${this.#full}; writes are refused with 507`;
+    if (this.#down || !this.#migrated || this.#spool.pending) {
       return `degraded: database unreachable, ${this.#spool.pending} records spooled`;
     }
     return undefined;
   }
 
+  /** The store's counters (see {@linkcode StoreStats}). */
+  stats(): StoreStats {
+    return {
+      up: !!this.#backend && this.#migrated && !this.#down,
+      full: this.#full,
+      spooled: this.#spool.pending,
+      dead_letters: this.deadLetters.count,
+      records: { ...this.#records },
+      write_failures: { ...this.#failures },
+    };
+  }
+
   /**
-   * Validate and store workflow records, each on its own: a bad one is
-   * named in `errors` and the others are stored. The store takes ownership
-   * of `values` (large strings in them are replaced by blob links).
+   * Validate and store workflow records, each on its own: a record that
+   * fails validation, or that the database refuses, is named in `errors`
+   * and the others are stored. The store takes ownership of `values` (large
+   * strings in them are replaced by blob links).
    *
    * @throws {StoreUnavailableError} when the store is not running.
-   * @throws the database's error when it fails for another reason than being unreachable.
+   * @throws {StoreFullError} when the disk is full.
    */
   async ingestRuns(values: readonly unknown[]): Promise<IngestResult> {
     this.#checkOpen();
     const errors: RecordError[] = [];
-    const runs: PreparedRun[] = [];
-    const now = this.#now();
-    for (let i = 0; i < values.length; i++) {
-      const r = validateRecord(values[i]);
-      if (!r.ok) {
-        const sid = (values[i] as { sid?: unknown })?.sid;
-        errors.push({
-          index: i,
-          sid: typeof sid === "string" ? sid.slice(0, 128) : undefined,
-          error: r.error,
-        });
-        continue;
-      }
-      runs.push({ blobs: [], rows: undefined! });
-      const prepared = runs[runs.length - 1];
-      try {
-        prepared.blobs = await this.blobs.offload(r.record);
-      } catch (err) {
-        this.blobs.unpin(runs.flatMap((x) => x.blobs));
-        throw err;
-      }
-      prepared.rows = toRows(r.record, now);
-    }
-    let outcome: "stored" | "spooled" = "stored";
+    const warnings: RecordWarning[] = [];
+    const runs: PendingRun[] = [];
+    const positions: number[] = [];
+    const at = this.#now();
     try {
-      if (runs.length) outcome = await this.#enqueue({ runs, spans: [] }, runs.length);
+      for (let i = 0; i < values.length; i++) {
+        const r = validateRecord(values[i]);
+        if (!r.ok) {
+          const sid = (values[i] as { sid?: unknown })?.sid;
+          errors.push({
+            index: i,
+            sid: typeof sid === "string" ? sid.slice(0, 128) : undefined,
+            error: r.error,
+          });
+          continue;
+        }
+        for (const warning of r.warnings) warnings.push({ index: i, sid: r.record.sid, warning });
+        const run: PendingRun = { record: r.record, blobs: [], at };
+        runs.push(run);
+        positions.push(i);
+        run.blobs = await this.blobs.offload(r.record);
+      }
+    } catch (err) {
+      this.blobs.unpin(runs.flatMap((x) => x.blobs));
+      if (isNoSpace(err)) throw this.#noSpace(err);
+      throw err;
+    }
+    this.#records.rejected += errors.length;
+    let outcome: JobOutcome = { stored: 0, spooled: 0, refused: new Map() };
+    try {
+      if (runs.length) outcome = await this.#enqueue(runs, []);
     } finally {
       this.blobs.unpin(runs.flatMap((x) => x.blobs));
     }
+    for (const [k, error] of outcome.refused) {
+      errors.push({ index: positions[k], sid: runs[k].record.sid, error });
+    }
+    errors.sort((a, b) => a.index - b.index);
     return {
-      accepted: runs.length,
-      stored: outcome === "stored" ? runs.length : 0,
-      spooled: outcome === "spooled" ? runs.length : 0,
+      accepted: outcome.stored + outcome.spooled,
+      stored: outcome.stored,
+      spooled: outcome.spooled,
       rejected: errors.length,
       errors,
+      warnings,
     };
   }
 
   /** Store span rows (from {@linkcode decodeProtobuf} or {@linkcode decodeJson}). */
   async ingestSpans(rows: SpansTable[]): Promise<SpanIngestResult> {
     this.#checkOpen();
-    if (!rows.length) return { stored: 0, spooled: 0 };
-    const outcome = await this.#enqueue({ runs: [], spans: rows }, rows.length);
-    return outcome === "stored"
-      ? { stored: rows.length, spooled: 0 }
-      : { stored: 0, spooled: rows.length };
+    if (!rows.length) return { stored: 0, spooled: 0, refused: 0 };
+    const outcome = await this.#enqueue([], rows);
+    return { stored: outcome.stored, spooled: outcome.spooled, refused: outcome.refused.size };
   }
 
   /**
@@ -259,9 +391,9 @@ export class Store implements Component {
    */
   async recordProbeResults(rows: readonly ProbeResultsTable[]): Promise<number> {
     const backend = this.#backend;
-    if (!rows.length || !backend || this.#stopped || this.#down) return 0;
+    if (!rows.length || !backend || this.#stopped || this.#down || !this.#migrated) return 0;
     const chunk = Math.max(1, Math.floor(backend.capabilities.maxParameters / 6));
-    await this.#withLock(async () => {
+    await this.#dbLock.run(async () => {
       for (let i = 0; i < rows.length; i += chunk) {
         await backend.db.insertInto("probe_results").values(rows.slice(i, i + chunk)).execute();
       }
@@ -276,25 +408,27 @@ export class Store implements Component {
     until: number,
     limit: number,
   ): Promise<ProbeResultsTable[]> {
-    return this.backend.db.selectFrom("probe_results").selectAll()
-      .where("probe", "=", probe).where("at", ">=", since).where("at", "<", until)
-      .orderBy("at").limit(limit).execute();
+    return this.#read((b) =>
+      b.db.selectFrom("probe_results").selectAll()
+        .where("probe", "=", probe).where("at", ">=", since).where("at", "<", until)
+        .orderBy("at").limit(limit).execute()
+    );
   }
 
   /** One page of runs, newest first. */
   listRuns(q: ListQuery): Promise<ListResult> {
-    return listRuns(this.backend, q);
+    return this.#read((b) => listRuns(b, q));
   }
 
   /**
-   * One run with its nodes in execution order and its spans; with
-   * `expandBlobs`, the offloaded strings are put back in place of their links.
+   * One run with a page of its nodes (see {@linkcode NodePage}) and its
+   * spans; with `expandBlobs`, the offloaded strings are put back in place of their links.
    */
   async getRun(
     sid: string,
-    options: { expandBlobs?: boolean } = {},
+    options: { expandBlobs?: boolean; nodes?: NodePage } = {},
   ): Promise<RunDetail | undefined> {
-    const detail = await getRun(this.backend, sid);
+    const detail = await this.#read((b) => getRun(b, sid, options.nodes));
     if (!detail || !options.expandBlobs || !detail.blobs.length) return detail;
     const record = await this.blobs.expand(detail.record, new Set(detail.blobs));
     return { ...detail, record: record as RunDetail["record"] };
@@ -302,19 +436,21 @@ export class Store implements Component {
 
   /** Token sums and latency percentiles per `app_id` or `node_type` over a window. */
   usage(q: UsageQuery): Promise<UsageResult> {
-    return usageStats(this.backend, q);
+    return this.#read((b) => usageStats(b, q));
   }
 
   /** The content of blob `hash`, when it exists and a run links to it. */
   async readBlob(hash: string): Promise<string | undefined> {
-    const row = await this.backend.db.selectFrom("run_blobs").select("hash")
-      .where("hash", "=", hash).limit(1).executeTakeFirst();
+    const row = await this.#read((b) =>
+      b.db.selectFrom("run_blobs").select("hash").where("hash", "=", hash).limit(1)
+        .executeTakeFirst()
+    );
     return row ? await this.blobs.read(hash) : undefined;
   }
 
   /** Bytes the store takes (database and blobs). */
   size(): Promise<number> {
-    return storeSize({ backend: this.backend });
+    return this.#read((backend) => storeSize({ backend }));
   }
 
   /** Run one retention pass now (the background loop does this every interval). */
@@ -334,19 +470,46 @@ export class Store implements Component {
     while (this.#draining) await this.#draining;
   }
 
-  /** Try to replay the spool now; resolves to the records replayed. */
+  /**
+   * Try to replay the spool now: migrate if that is still to do, then write
+   * the oldest entries batch by batch. Records the database refuses go to
+   * the dead-letter file and the rest flows on.
+   *
+   * @returns the records replayed (stored or dead-lettered).
+   * @throws when the database is still unreachable (or full); nothing is lost then.
+   */
   async replay(): Promise<number> {
+    const backend = this.#backend;
+    if (!backend || this.#stopped) return 0;
+    await backend.ping();
+    if (!this.#migrated) {
+      const { error } = await migrateToLatest(backend.db);
+      if (error) throw new Error(error);
+      this.#migrated = true;
+      this.#logger.info("database reachable; schema migrated", { url: backend.where });
+    }
     let total = 0;
     while (this.#spool.pending && !this.#stopped) {
-      const n = await this.#withLock(async () => {
-        await this.backend.ping();
-        return await this.#spool.replay(
-          (batches) => writeBatch(this.backend, mergeBatches(batches), this.#now()),
-          this.#options.maxBatchRuns ?? 2000,
-        );
-      });
-      if (!n) break;
-      total += n;
+      const batch = await this.#spool.read(this.#options.maxBatchRuns ?? 2000);
+      if (!batch.entries.length) break;
+      const items = batch.entries.flatMap(itemsOf);
+      const refused: DeadLetter[] = [];
+      const failure = await this.#dbLock.run(() =>
+        this.#writeItems(items, (item, error) => refused.push(deadLetter(item, error, this.#now())))
+      );
+      if (failure) throw new Error(failure.message);
+      if (refused.length) {
+        await this.deadLetters.append(refused);
+        for (const l of refused) if (l.run) this.blobs.pin(l.run.blobs);
+        this.#records.refused += refused.length;
+        this.#logger.error("database refused spooled records; kept in the dead-letter file", {
+          records: refused.length,
+          file: this.deadLetters.path,
+          err: refused[0].error,
+        });
+      }
+      await this.#spool.advance(batch);
+      total += batch.records;
     }
     if (!this.#spool.pending && this.#down) {
       this.#down = false;
@@ -355,14 +518,71 @@ export class Store implements Component {
     return total;
   }
 
+  /**
+   * Write the dead letters again (after the cause was fixed): the ones the
+   * database takes leave the file, the others stay.
+   *
+   * @returns how many were stored and how many are still refused.
+   */
+  async replayDeadLetters(): Promise<{ stored: number; refused: number; errors: string[] }> {
+    this.#checkOpen();
+    const { letters, finish } = await this.deadLetters.take();
+    const stillRefused: DeadLetter[] = [];
+    const items: Item[] = letters.map((l, index) => ({
+      index,
+      run: l.run ? { record: l.run.record, blobs: l.run.blobs, at: l.run.accepted_at } : undefined,
+      span: l.span,
+    }));
+    let failure: Failure | undefined;
+    try {
+      failure = await this.#dbLock.run(() =>
+        this.#writeItems(items, (item, error) => {
+          stillRefused.push({ ...letters[item.index], at: this.#now(), error });
+        })
+      );
+    } finally {
+      // Whatever did not get through is kept: all of it when the database failed.
+      await finish(failure ? letters : stillRefused);
+    }
+    if (failure) throw new Error(`database ${failure.kind}: ${failure.message}`);
+    return {
+      stored: letters.length - stillRefused.length,
+      refused: stillRefused.length,
+      errors: stillRefused.map((l) => l.error),
+    };
+  }
+
   #checkOpen(): void {
     if (!this.#backend || this.#stopped) throw new StoreUnavailableError("the store is not open");
   }
 
-  #enqueue(batch: WriteBatch, count: number): Promise<"stored" | "spooled"> {
+  /** Run a read; a database that cannot be reached is a {@linkcode StoreUnavailableError}. */
+  async #read<T>(fn: (backend: StoreBackend) => Promise<T>): Promise<T> {
+    const backend = this.backend;
+    try {
+      return await fn(backend);
+    } catch (err) {
+      if (backend.classify(err) === "unavailable") {
+        throw new StoreUnavailableError(`the database is unreachable (${errorMessage(err)})`);
+      }
+      throw err;
+    }
+  }
+
+  #enqueue(runs: PendingRun[], spans: SpansTable[]): Promise<JobOutcome> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ batch, count, resolve, reject });
-      this.#draining ??= this.#drain().finally(() => this.#draining = undefined);
+      const outcome: JobOutcome = { stored: 0, spooled: 0, refused: new Map() };
+      this.#queue.push({ runs, spans, outcome, resolve, reject });
+      this.#kick();
+    });
+  }
+
+  /** Start draining the queue unless a drain runs; a job queued as one ends starts the next. */
+  #kick(): void {
+    if (this.#draining) return;
+    this.#draining = this.#drain().finally(() => {
+      this.#draining = undefined;
+      if (this.#queue.length) this.#kick();
     });
   }
 
@@ -371,51 +591,126 @@ export class Store implements Component {
     while (this.#queue.length) {
       const jobs: Job[] = [];
       let count = 0;
-      while (this.#queue.length && (jobs.length === 0 || count + this.#queue[0].count <= max)) {
-        const job = this.#queue.shift()!;
-        jobs.push(job);
-        count += job.count;
+      while (this.#queue.length) {
+        const next = this.#queue[0];
+        const n = next.runs.length + next.spans.length;
+        if (jobs.length && count + n > max) break;
+        jobs.push(this.#queue.shift()!);
+        count += n;
       }
-      await this.#withLock(() => this.#commit(jobs));
+      const items = jobs.flatMap(jobItems);
+      let error: unknown = new Error("the write did not complete");
+      try {
+        if (this.#spooling()) {
+          // Never behind the database lock: an append must not wait on a replay.
+          await this.#spoolItems(items);
+        } else {
+          await this.#dbLock.run(() => this.#commit(items));
+        }
+      } catch (err) {
+        error = err;
+      }
+      for (const j of jobs) {
+        const { stored, spooled, refused } = j.outcome;
+        // A job already rejected ignores both calls.
+        if (stored + spooled + refused.size === j.runs.length + j.spans.length) {
+          j.resolve(j.outcome);
+        } else j.reject(error);
+      }
     }
   }
 
-  async #commit(jobs: Job[]): Promise<void> {
-    const backend = this.#backend;
-    const batch = mergeBatches(jobs.map((j) => j.batch));
-    if (backend && !this.#down && !this.#spool.pending) {
-      try {
-        await writeBatch(backend, batch, this.#now());
-        for (const j of jobs) j.resolve("stored");
-        return;
-      } catch (err) {
-        if (!backend.isUnavailable(err)) {
-          if (jobs.length > 1) {
-            // One job's rows broke the batch: commit each alone, so only it fails.
-            for (const j of jobs) await this.#commit([j]);
-          } else {
-            jobs[0].reject(err);
-          }
-          return;
-        }
-        this.#down = true;
-        this.#logger.warn("database unreachable; spooling writes", { err: errorMessage(err) });
-      }
+  /** Writes go to the spool: the database is (or was just) unreachable, or the spool must drain first. */
+  #spooling(): boolean {
+    return this.#down || !this.#migrated || this.#spool.pending > 0;
+  }
+
+  async #commit(items: Item[]): Promise<void> {
+    if (this.#spooling()) return await this.#spoolItems(items);
+    const failure = await this.#writeItems(items, (item, error) => {
+      item.job!.outcome.refused.set(item.index, error);
+      this.#records.refused++;
+    });
+    if (!failure) return;
+    const rest = items.filter((i) => !settled(i));
+    if (failure.kind === "unavailable") {
+      this.#markDown(failure.message);
+      this.#logger.warn("database unreachable; spooling writes", { err: failure.message });
+      await this.#spoolItems(rest);
+    } else {
+      const err = this.#noSpace(failure.message);
+      for (const job of new Set(rest.map((i) => i.job!))) job.reject(err);
     }
+  }
+
+  /**
+   * Write `items`; when the database refuses the batch, split it in halves
+   * until each refused item is alone, and hand those to `refused`. Stops at
+   * the first failure that is not a refusal and returns it; the items not
+   * yet written are the ones whose job has not counted them.
+   */
+  async #writeItems(
+    items: Item[],
+    refused: (item: Item, error: string) => void,
+  ): Promise<Failure | undefined> {
+    if (!items.length) return undefined;
+    const backend = this.#backend!;
     try {
-      await this.#spool.append(batch, jobs.reduce((n, j) => n + j.count, 0));
-      for (const j of jobs) j.resolve("spooled");
-      this.#scheduleReplay();
+      await writeBatch(backend, batchOf(items), this.#now());
+    } catch (err) {
+      const kind = backend.classify(err);
+      const message = errorMessage(err);
+      this.#failures[kind]++;
+      if (kind !== "refused") return { kind, message };
+      if (items.length === 1) {
+        refused(items[0], message);
+        markDone(items[0], "refused");
+        return undefined;
+      }
+      const mid = items.length >> 1;
+      return await this.#writeItems(items.slice(0, mid), refused) ??
+        await this.#writeItems(items.slice(mid), refused);
+    }
+    this.#full = undefined;
+    for (const item of items) {
+      markDone(item, "stored");
+      if (item.job) this.#records.stored++;
+    }
+    return undefined;
+  }
+
+  /** Append `items` to the spool as one entry; their jobs hear "spooled" once it is on disk. */
+  async #spoolItems(items: Item[]): Promise<void> {
+    if (!items.length) return;
+    const data: SpoolData = {
+      v: 2,
+      runs: items.flatMap((i) => i.run ? [i.run] : []),
+      spans: items.flatMap((i) => i.span ? [i.span] : []),
+    };
+    try {
+      await this.#spool.append(data, items.length);
     } catch (err) {
       this.#logger.error("spool write failed", { err: errorMessage(err) });
-      for (const j of jobs) j.reject(err);
+      const reason = isNoSpace(err) ? this.#noSpace(err) : err;
+      for (const job of new Set(items.map((i) => i.job!))) job.reject(reason);
+      return;
     }
+    for (const item of items) markDone(item, "spooled");
+    this.#records.spooled += items.length;
+    this.#scheduleReplay();
   }
 
-  #withLock<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#lock.then(fn);
-    this.#lock = run.then(() => {}, () => {});
-    return run;
+  #markDown(reason: string): void {
+    this.#down = true;
+    this.#downReason = reason;
+  }
+
+  /** Note a full disk (readiness says so until a write succeeds) and build the error for callers. */
+  #noSpace(cause: unknown): StoreFullError {
+    const why = typeof cause === "string" ? cause : errorMessage(cause);
+    if (!this.#full) this.#logger.error("disk full: writes are refused", { err: why });
+    this.#full = why;
+    return new StoreFullError(`the store's disk is full (${why})`);
   }
 
   #schedule(fn: () => Promise<void>, delay: number): void {
@@ -432,6 +727,7 @@ export class Store implements Component {
   }
 
   #replayScheduled = false;
+  #replayFailures = 0;
 
   #scheduleReplay(): void {
     if (this.#replayScheduled || this.#stopped || !(this.#options.background ?? true)) return;
@@ -440,16 +736,24 @@ export class Store implements Component {
       this.#replayScheduled = false;
       try {
         await this.replay();
+        this.#replayFailures = 0;
       } catch (err) {
-        this.#logger.debug("database still unreachable", { err: errorMessage(err) });
+        // Say why once, then every minute or so: the cause must be visible, not flood the log.
+        const log = this.#replayFailures++ % 60 === 0 ? "warn" : "debug";
+        this.#logger[log]("database still unavailable; spool kept", {
+          records: this.#spool.pending,
+          err: errorMessage(err),
+        });
+        this.#downReason = errorMessage(err);
       }
-      if (this.#spool.pending) this.#scheduleReplay();
+      if (this.#spool.pending || !this.#migrated) this.#scheduleReplay();
     }, this.#options.replayInterval ?? 1_000);
   }
 
   async #retentionLoop(): Promise<void> {
     try {
-      if (!this.#down) {
+      await this.deadLetters.refresh();
+      if (!this.#down && this.#migrated) {
         const r = await this.enforceRetention();
         if (r.runs || r.spans || r.blobs) this.#logger.info("retention", { ...r });
       }
@@ -459,9 +763,69 @@ export class Store implements Component {
   }
 }
 
-function mergeBatches(batches: readonly WriteBatch[]): WriteBatch {
-  if (batches.length === 1) return batches[0];
-  return { runs: batches.flatMap((b) => b.runs), spans: batches.flatMap((b) => b.spans) };
+/** The items of one job: its runs, then its spans. */
+function jobItems(job: Job): Item[] {
+  return [
+    ...job.runs.map((run, index) => ({ job, index, run })),
+    ...job.spans.map((span, k) => ({ job, index: job.runs.length + k, span })),
+  ];
+}
+
+/** The items of one spool entry (an older version spooled prepared rows: they are written as they are). */
+function itemsOf(entry: SpoolData | WriteBatch): Item[] {
+  if ("v" in entry) {
+    return [
+      ...entry.runs.map((run, index) => ({ index, run })),
+      ...entry.spans.map((span, index) => ({ index, span })),
+    ];
+  }
+  return [
+    ...entry.runs.map((prepared, index) => ({ index, prepared })),
+    ...entry.spans.map((span, index) => ({ index, span })),
+  ];
+}
+
+function batchOf(items: Item[]): WriteBatch {
+  const runs: PreparedRun[] = [];
+  const spans: SpansTable[] = [];
+  for (const i of items) {
+    if (i.run) runs.push({ rows: toRows(i.run.record, i.run.at), blobs: i.run.blobs });
+    else if (i.prepared) runs.push(i.prepared);
+    else if (i.span) spans.push(i.span);
+  }
+  return { runs, spans };
+}
+
+const done = new WeakSet<Item>();
+
+function markDone(item: Item, how: "stored" | "refused" | "spooled"): void {
+  done.add(item);
+  if (!item.job) return;
+  if (how === "stored") item.job.outcome.stored++;
+  if (how === "spooled") item.job.outcome.spooled++;
+}
+
+function settled(item: Item): boolean {
+  return done.has(item);
+}
+
+function deadLetter(item: Item, error: string, at: number): DeadLetter {
+  if (item.span) return { at, error, span: item.span };
+  if (item.run) {
+    return {
+      at,
+      error,
+      run: { record: item.run.record, blobs: item.run.blobs, accepted_at: item.run.at },
+    };
+  }
+  const rows = item.prepared!.rows;
+  const record = JSON.parse(rows.run.record) as WorkflowRecord;
+  if (Array.isArray(record.trace)) record.trace = rows.nodes.map((n) => JSON.parse(n.record));
+  return {
+    at,
+    error,
+    run: { record, blobs: item.prepared!.blobs, accepted_at: rows.run.ingested_at },
+  };
 }
 
 /**

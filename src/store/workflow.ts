@@ -51,10 +51,29 @@ export interface WorkflowRecord {
   [field: string]: unknown;
 }
 
-/** A validation outcome: the typed record, or the first problem with its path. */
+/**
+ * A validation outcome: the typed record (with what was kept as given but
+ * not indexed, in `warnings`), or the first problem with its path.
+ */
 export type ValidateRecordResult =
-  | { ok: true; record: WorkflowRecord }
+  | { ok: true; record: WorkflowRecord; warnings: string[] }
   | { ok: false; error: string };
+
+/**
+ * The largest magnitude an indexed number may have: every backend stores it
+ * exactly and reads it back as a JavaScript number (2^53 - 1).
+ */
+export const INDEX_MAX = Number.MAX_SAFE_INTEGER;
+
+/**
+ * `v` as the store indexes it: rounded, and `undefined` when it is not a
+ * finite number in `[min, INDEX_MAX]` (the record keeps the value as given).
+ */
+export function indexable(v: unknown, min = -INDEX_MAX): number | undefined {
+  if (typeof v !== "number" || !Number.isFinite(v)) return undefined;
+  const r = Math.round(v);
+  return r >= min && r <= INDEX_MAX ? r : undefined;
+}
 
 /** Allowed `sid`s: the platform's ids (`spf00010001@hf1933ab...`), never a path. */
 export const SID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/;
@@ -97,13 +116,17 @@ function optTime(o: Record<string, unknown>, key: string, path: string, span = f
   }
 }
 
-function optUsage(v: unknown, path: string): void {
+function optUsage(v: unknown, path: string, warnings: string[]): void {
   if (v === undefined || v === null) return;
   if (!isObject(v)) fail(path, "an object", v);
   for (const k of USAGE_KEYS) {
     const n = v[k];
-    if (n !== undefined && n !== null && (typeof n !== "number" || !Number.isFinite(n))) {
-      fail(`${path}.${k}`, "a number", n);
+    if (n === undefined || n === null) continue;
+    if (typeof n !== "number" || !Number.isFinite(n)) fail(`${path}.${k}`, "a number", n);
+    if (indexable(n, 0) === undefined) {
+      warnings.push(
+        `${path}.${k}: ${n} is outside 0..2^53-1; kept in the record, counted as 0 in usage`,
+      );
     }
   }
 }
@@ -124,7 +147,7 @@ function checkDepth(v: unknown, depth = 1): void {
   }
 }
 
-function validateNode(n: unknown, path: string): void {
+function validateNode(n: unknown, path: string, warnings: string[]): void {
   if (!isObject(n)) fail(path, "an object (a node log)", n);
   const p = `${path}.`;
   if (typeof n.id !== "string" || n.id === "" || n.id.length > 128) {
@@ -155,7 +178,7 @@ function validateNode(n: unknown, path: string): void {
   }
   if (n.data !== undefined && n.data !== null) {
     if (!isObject(n.data)) fail(`${p}data`, "an object", n.data);
-    optUsage(n.data.usage, `${p}data.usage`);
+    optUsage(n.data.usage, `${p}data.usage`, warnings);
   }
 }
 
@@ -173,6 +196,7 @@ function validateNode(n: unknown, path: string): void {
  * ```
  */
 export function validateRecord(value: unknown): ValidateRecordResult {
+  const warnings: string[] = [];
   try {
     if (!isObject(value)) fail("record", "an object", value);
     checkDepth(value);
@@ -192,15 +216,22 @@ export function validateRecord(value: unknown): ValidateRecordResult {
       if (code !== undefined && code !== null && !Number.isInteger(code)) {
         fail("status.code", "an integer", code);
       }
+      if (typeof code === "number" && indexable(code) === undefined) {
+        warnings.push(
+          `status.code: ${code} is outside ±(2^53-1); kept in the record, indexed as ${
+            code > 0 ? "" : "-"
+          }2^53-1`,
+        );
+      }
       optString(value.status, "message", "status.");
     }
-    optUsage(value.usage, "usage");
+    optUsage(value.usage, "usage", warnings);
     const trace = value.trace;
     if (trace !== undefined && trace !== null) {
       if (!Array.isArray(trace)) fail("trace", "a list of node logs", trace);
-      trace.forEach((n, i) => validateNode(n, `trace[${i}]`));
+      trace.forEach((n, i) => validateNode(n, `trace[${i}]`, warnings));
     }
-    return { ok: true, record: value as WorkflowRecord };
+    return { ok: true, record: value as WorkflowRecord, warnings };
   } catch (err) {
     if (err instanceof Invalid) return { ok: false, error: err.message };
     throw err;

@@ -10,6 +10,7 @@ import type { ProbeBoard, ProbeStatus } from "../../probe/board.ts";
 import type { ApiEnv } from "../env.ts";
 import type { Readiness } from "./health.ts";
 import type { RotatingFileSinkStats } from "../../log/rotating_file_sink.ts";
+import type { StoreStats } from "../../store/store.ts";
 
 /** What `/status` reads. */
 export interface StatusDeps {
@@ -21,6 +22,8 @@ export interface StatusDeps {
   log?: () => { path: string; stats?: RotatingFileSinkStats };
   /** Schedule lag of probe runs, in ms. */
   schedulerLag?: () => { p50: number | null; p99: number | null; max: number | null; runs: number };
+  /** The trace store's counters. */
+  storeStats?: () => StoreStats;
 }
 
 /** True when the request asks for JSON (`?format=json` or an `Accept` naming JSON before text). */
@@ -44,10 +47,13 @@ export function statusRoutes(deps: StatusDeps): Hono<ApiEnv> {
         components,
         scheduler: { lag_ms: deps.schedulerLag?.() },
         log: deps.log?.(),
+        store: deps.storeStats?.(),
         probes,
       });
     }
-    return c.text(renderStatus(deps, probes, components, now, deps.log?.()));
+    return c.text(
+      renderStatus(deps, probes, components, now, deps.log?.(), deps.storeStats?.()),
+    );
   });
   return app;
 }
@@ -59,6 +65,7 @@ export function renderStatus(
   components: Readiness[],
   now: number,
   log?: { path: string; stats?: RotatingFileSinkStats },
+  store?: StoreStats,
 ): string {
   const parts = components.map((r) =>
     `${r.component} ${r.ready ? "ok" : `NOT READY (${r.reason})`}`
@@ -82,7 +89,14 @@ export function renderStatus(
   const logLine = log && s
     ? `\nlog ${log.path}: ${s.written_lines} lines written, ${s.dropped_lines} dropped, ${s.write_errors} write errors, ${s.rotations} rotations`
     : "";
-  return `${head}${logLine}\n\n${probes.length ? table : "no probes configured\n"}`;
+  const storeLine = store
+    ? `\nstore: ${store.full ? "DISK FULL" : store.up ? "up" : "DATABASE UNREACHABLE"}, ` +
+      `${store.spooled} spooled, ${store.dead_letters} dead letters` +
+      (store.dead_letters ? " (astron-watch traces dead-letters list)" : "") +
+      `, records stored ${store.records.stored} spooled ${store.records.spooled} ` +
+      `rejected ${store.records.rejected} refused ${store.records.refused}`
+    : "";
+  return `${head}${logLine}${storeLine}\n\n${probes.length ? table : "no probes configured\n"}`;
 }
 
 /** Left-aligned columns separated by two spaces. */

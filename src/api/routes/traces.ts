@@ -14,7 +14,13 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ApiEnv } from "../env.ts";
-import { type IngestResult, type Store, StoreUnavailableError } from "../../store/store.ts";
+import {
+  type IngestResult,
+  type Store,
+  StoreFullError,
+  StoreUnavailableError,
+} from "../../store/store.ts";
+import { NODE_PAGE } from "../../store/query.ts";
 import { parseListQuery, parseUsageQuery } from "../../store/filters.ts";
 import { SID_PATTERN } from "../../store/workflow.ts";
 import { isBlobHash } from "../../store/blobs.ts";
@@ -29,8 +35,8 @@ import {
 /** What the trace routes need. */
 export interface TraceRoutesDeps {
   store: Store;
-  /** Largest body after gzip decoding, in bytes (default 64 MiB). */
-  maxDecodedBody?: number;
+  /** Largest body after gzip decoding, in bytes, read per request (`server.max_body`). */
+  maxDecodedBody: () => number;
   /** Most records one request may carry (default 10,000). */
   maxRecords?: number;
 }
@@ -41,7 +47,15 @@ function bad(message: string): HTTPException {
   return new HTTPException(400, { message });
 }
 
-/** The request body as bytes, gunzipped when `Content-Encoding: gzip`, within `limit` bytes. */
+/** Compressed bytes handed to the inflater at a time: deflate expands at most ~1032x. */
+const INFLATE_STEP = 16 * 1024;
+
+/**
+ * The request body as bytes, gunzipped when `Content-Encoding: gzip`. The
+ * limit holds for the inflated bytes: the body is inflated a small slice at
+ * a time and abandoned (413) as soon as the output passes `limit`, so a gzip
+ * bomb costs at most `limit` plus one slice's output.
+ */
 async function bodyBytes(req: Request, limit: number): Promise<Uint8Array> {
   const raw = new Uint8Array(await req.arrayBuffer());
   const encoding = (req.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
@@ -51,7 +65,16 @@ async function bodyBytes(req: Request, limit: number): Promise<Uint8Array> {
       message: `Content-Encoding: ${encoding} is not supported (gzip is)`,
     });
   }
-  const reader = new Blob([raw]).stream().pipeThrough(new DecompressionStream("gzip")).getReader();
+  const inflater = new DecompressionStream("gzip");
+  const writer = inflater.writable.getWriter();
+  const reader = inflater.readable.getReader();
+  const feed = (async () => {
+    for (let off = 0; off < raw.length; off += INFLATE_STEP) {
+      await writer.write(raw.subarray(off, off + INFLATE_STEP));
+    }
+    await writer.close();
+  })();
+  feed.catch(() => {}); // its failure surfaces on the reader
   const parts: Uint8Array[] = [];
   let total = 0;
   try {
@@ -60,14 +83,16 @@ async function bodyBytes(req: Request, limit: number): Promise<Uint8Array> {
       if (done) break;
       total += value.length;
       if (total > limit) {
-        await reader.cancel().catch(() => {});
         throw new HTTPException(413, {
-          message: `request body over ${limit} bytes after gzip decoding`,
+          message: `request body over ${limit} bytes after gzip decoding (server.max_body)`,
         });
       }
       parts.push(value);
     }
+    await feed;
   } catch (err) {
+    await reader.cancel().catch(() => {});
+    await writer.abort().catch(() => {});
     if (err instanceof HTTPException) throw err;
     throw bad("body: not valid gzip");
   }
@@ -133,22 +158,63 @@ function records(
   return { values, lineErrors };
 }
 
+/** Store errors as HTTP answers: 503 while it cannot be used, 507 while its disk is full. */
 function unavailable(err: unknown): never {
   if (err instanceof StoreUnavailableError) {
-    throw new HTTPException(503, { message: "the trace store is not available" });
+    throw new HTTPException(503, {
+      message: `the trace store is not available: ${err.message}`,
+      res: new Response(null, { headers: { "Retry-After": "5" } }),
+    });
+  }
+  if (err instanceof StoreFullError) {
+    throw new HTTPException(507, {
+      message: err.message,
+      res: new Response(null, { headers: { "Retry-After": "30" } }),
+    });
   }
   throw err;
+}
+
+/** Media types `POST /api/v1/traces` reads: JSON and its line-delimited forms. */
+const RECORD_TYPES =
+  /^(application\/(json|x-ndjson|ndjson|jsonl|x-jsonlines|json-seq)|text\/x-ndjson)$/;
+
+/** An integer query parameter in `[min, max]`, or `fallback` when absent. */
+function intParam(
+  text: string | undefined,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (text === undefined || text === "") return fallback;
+  const v = Number(text);
+  if (!/^\d+$/.test(text) || v < min || v > max) {
+    throw bad(
+      `${name}: expected an integer from ${min} to ${max}, got ${
+        JSON.stringify(text.slice(0, 40))
+      }`,
+    );
+  }
+  return v;
 }
 
 /** The trace routes. */
 export function traceRoutes(deps: TraceRoutesDeps): Hono<ApiEnv> {
   const { store } = deps;
-  const maxDecoded = deps.maxDecodedBody ?? 64 * 1024 * 1024;
   const maxRecords = deps.maxRecords ?? 10_000;
   const app = new Hono<ApiEnv>();
 
   app.post("/api/v1/traces", async (c) => {
-    const text = bodyText(await bodyBytes(c.req.raw, maxDecoded));
+    const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+    if (type && !RECORD_TYPES.test(type)) {
+      throw new HTTPException(415, {
+        message: `Content-Type ${
+          JSON.stringify(type.slice(0, 80))
+        }: workflow records are application/json or application/x-ndjson`,
+      });
+    }
+    const text = bodyText(await bodyBytes(c.req.raw, deps.maxDecodedBody()));
     if (!text.trim()) throw bad("body: empty");
     const { values, lineErrors } = records(text, c.req.header("content-type") ?? "");
     if (!values.length) throw bad("body: no records");
@@ -182,7 +248,7 @@ export function traceRoutes(deps: TraceRoutesDeps): Hono<ApiEnv> {
         }: OTLP/HTTP takes application/x-protobuf or application/json`,
       });
     }
-    const bytes = await bodyBytes(c.req.raw, maxDecoded);
+    const bytes = await bodyBytes(c.req.raw, deps.maxDecodedBody());
     const now = Date.now();
     let decoded;
     try {
@@ -224,7 +290,24 @@ export function traceRoutes(deps: TraceRoutesDeps): Hono<ApiEnv> {
     if (blobs !== undefined && blobs !== "link" && blobs !== "inline") {
       throw bad(`blobs: ${JSON.stringify(blobs.slice(0, 60))} is not "link" or "inline"`);
     }
-    const run = await store.getRun(sid, { expandBlobs: blobs === "inline" }).catch(unavailable);
+    const offset = intParam(
+      c.req.query("node_offset"),
+      "node_offset",
+      0,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    );
+    const limit = intParam(
+      c.req.query("node_limit"),
+      "node_limit",
+      NODE_PAGE.default,
+      1,
+      NODE_PAGE.max,
+    );
+    const run = await store.getRun(sid, {
+      expandBlobs: blobs === "inline",
+      nodes: { offset, limit },
+    }).catch(unavailable);
     if (!run) throw new HTTPException(404, { message: `no run with sid ${JSON.stringify(sid)}` });
     return c.json(run);
   });

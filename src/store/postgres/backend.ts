@@ -31,6 +31,46 @@ const UNAVAILABLE = new Set([
   "53300", // too_many_connections
 ]);
 
+/** SQLSTATEs and socket codes that mean "no room to write". */
+const FULL = new Set([
+  "53100", // disk_full
+  "ENOSPC",
+]);
+
+/** Reject with a CONNECT_TIMEOUT error when `work` takes longer than `ms`. */
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(Object.assign(new Error(`no answer within ${ms} ms`), { code: "CONNECT_TIMEOUT" }));
+    }, ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Resolve when a TCP connection to the server of `url` opens within `ms`
+ * (a Unix-socket URL is taken as reachable); reject with the socket's code.
+ */
+async function reachable(url: URL, ms: number): Promise<void> {
+  const hostname = url.hostname.replace(/^\[|\]$/g, "");
+  if (!hostname || url.searchParams.get("host")?.startsWith("/")) return;
+  const connecting = Deno.connect({ hostname, port: Number(url.port || 5432) });
+  try {
+    (await withDeadline(connecting, ms)).close();
+  } catch (err) {
+    connecting.then((c) => c.close(), () => {});
+    const code = err instanceof Deno.errors.ConnectionRefused
+      ? "ECONNREFUSED"
+      : (err as { code?: string }).code ?? "ECONNREFUSED";
+    throw Object.assign(new Error(`${url.host}: ${(err as Error).message}`), { code });
+  }
+}
+
 /** Options for {@linkcode openPostgres}. */
 export interface PostgresOptions {
   /** Pool size (default 10). */
@@ -48,6 +88,8 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Promis
   const client = postgres(url, {
     max: options.max ?? 10,
     connect_timeout: options.connectTimeout ?? 5,
+    // Reconnect soon after an outage (the default backs off to 20 s).
+    backoff: (retries: number) => Math.min(0.1 * 2 ** retries, 2),
     idle_timeout: 60,
     onnotice: () => {},
     types: {
@@ -65,7 +107,12 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Promis
     kind: "postgres",
     where: `postgres://${u.host}${u.pathname}`,
     db,
-    capabilities: { percentiles: true, likeOperator: "ilike", maxParameters: 65_000 },
+    capabilities: {
+      percentiles: true,
+      likeOperator: "ilike",
+      maxParameters: 65_000,
+      sumFunction: "sum",
+    },
     async size() {
       // Deleted rows keep their pages until VACUUM reuses them, so count the
       // live share of each table (and its indexes and TOAST) only.
@@ -84,14 +131,28 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Promis
       // autovacuum makes freed space reusable; nothing to hand back by hand.
       return Promise.resolve();
     },
-    isUnavailable(err) {
+    classify(err) {
       const code = String((err as { code?: unknown })?.code ?? "");
-      return UNAVAILABLE.has(code) || code.startsWith("08");
+      if (UNAVAILABLE.has(code) || code.startsWith("08")) return "unavailable";
+      if (FULL.has(code)) return "full";
+      return "refused";
     },
     async ping() {
-      await sql`SELECT 1`.execute(db);
+      // A query sent while the server is down waits in postgres.js, retrying
+      // the connection with backoff: knock on the port first, and give the
+      // round trip its own deadline.
+      await reachable(u, 2_000);
+      const query = client`SELECT 1`;
+      try {
+        await withDeadline(query.execute(), 3_000);
+      } catch (err) {
+        query.cancel(); // leave no query waiting in the pool for a server that hangs
+        throw err;
+      }
     },
     async close() {
+      // Queries still waiting (on a database that is gone) get 5 s, then are cancelled.
+      await client.end({ timeout: 5 });
       await db.destroy();
     },
   });

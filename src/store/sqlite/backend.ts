@@ -19,7 +19,11 @@ const UNAVAILABLE_CODES = new Set([
   10, /* IOERR */
   14, /* CANTOPEN */
 ]);
+/** SQLITE_FULL: the disk (or the file's limit) is full. */
+const SQLITE_FULL = 13;
 const STATEMENT_CACHE = 256;
+/** What Kysely runs to abandon a transaction. */
+const ROLLBACK = /^\s*rollback\s*;?\s*$/i;
 
 /** Adapt `node:sqlite` to the database shape Kysely's `SqliteDialect` drives. */
 export class NodeSqliteDatabase implements SqliteDatabase {
@@ -36,6 +40,16 @@ export class NodeSqliteDatabase implements SqliteDatabase {
   }
 
   prepare(sql: string): SqliteStatement {
+    if (ROLLBACK.test(sql) && !this.raw.isTransaction) {
+      // SQLite already rolled back on its own (SQLITE_FULL, IOERR): a second
+      // ROLLBACK would fail and hide the error that caused it.
+      return {
+        reader: false,
+        all: () => [],
+        run: () => ({ changes: 0, lastInsertRowid: 0 }),
+        iterate: () => [][Symbol.iterator](),
+      };
+    }
     let stmt = this.#cache.get(sql);
     if (!stmt) {
       stmt = this.raw.prepare(sql);
@@ -88,7 +102,12 @@ export async function openSqlite(url: string): Promise<StoreBackend> {
     kind: "sqlite",
     where: `sqlite:${path}`,
     db,
-    capabilities: { percentiles: false, likeOperator: "like", maxParameters: 32_000 },
+    capabilities: {
+      percentiles: false,
+      likeOperator: "like",
+      maxParameters: 32_000,
+      sumFunction: "total",
+    },
     size() {
       return Promise.resolve(
         (pragma("page_count") - pragma("freelist_count")) * pragma("page_size") + walSize(path),
@@ -100,9 +119,14 @@ export async function openSqlite(url: string): Promise<StoreBackend> {
       raw.exec("PRAGMA wal_checkpoint(TRUNCATE)");
       return Promise.resolve();
     },
-    isUnavailable(err) {
+    classify(err) {
       const code = (err as { errcode?: number })?.errcode;
-      return typeof code === "number" && UNAVAILABLE_CODES.has(code & 0xff);
+      if (typeof code === "number" && code & 0xff) {
+        if ((code & 0xff) === SQLITE_FULL) return "full";
+        if (UNAVAILABLE_CODES.has(code & 0xff)) return "unavailable";
+      }
+      if ((err as { code?: string })?.code === "ENOSPC") return "full";
+      return "refused";
     },
     ping() {
       raw.prepare("SELECT 1").get();
