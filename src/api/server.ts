@@ -1,5 +1,6 @@
 /**
- * The API server component: the Hono app on `Deno.serve`, graceful shutdown.
+ * The API server component: the Hono app on {@linkcode serveHttp} (header
+ * and request deadlines), graceful shutdown.
  *
  * @module
  */
@@ -8,11 +9,13 @@ import type { HostPort } from "../config/reader.ts";
 import { formatHostPort } from "../config/reader.ts";
 import type { Logger } from "../log/logger.ts";
 import { type ApiDeps, createApp } from "./app.ts";
+import { type HttpServer, serveHttp } from "./http_server.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Serves the API on `listen` until stopped. */
 export class ApiServer {
   readonly name = "api";
-  #server?: Deno.HttpServer<Deno.NetAddr>;
+  #server?: HttpServer;
   #addr?: HostPort;
   readonly #deps: ApiDeps;
   readonly #listen: HostPort;
@@ -30,35 +33,28 @@ export class ApiServer {
   }
 
   /** Bind and serve; rejects when the address cannot be bound. */
-  start(): Promise<void> {
+  async start(): Promise<void> {
     const app = createApp(this.#deps);
     const { host, port } = this.#listen;
-    return new Promise((resolve, reject) => {
-      try {
-        this.#server = Deno.serve({
-          hostname: host,
-          port,
-          onListen: (addr) => {
-            this.#addr = { host: addr.hostname, port: addr.port };
-            this.#logger.info("listening", { addr: formatHostPort(this.#addr) });
-            resolve();
-          },
-          onError: (err) => {
-            this.#logger.error("request failed", { err });
-            return new Response("internal error\n", { status: 500 });
-          },
-        }, (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }));
-      } catch (err) {
-        const why = err instanceof Deno.errors.AddrInUse ? "address already in use" : err;
-        reject(
-          new Error(
-            `cannot listen on ${formatHostPort(this.#listen)}: ${
-              why instanceof Error ? why.message : why
-            }`,
-          ),
-        );
-      }
-    });
+    const server = this.#deps.server();
+    try {
+      this.#server = await serveHttp({
+        hostname: host,
+        port,
+        headerTimeout: server.header_timeout,
+        requestTimeout: server.request_timeout,
+        onError: (err) => {
+          this.#logger.error("request failed", { err: errorMessage(err) });
+          return new Response("internal error\n", { status: 500 });
+        },
+      }, (req, info) => app.fetch(req, { remoteAddr: info.remoteAddr }));
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const why = code === "EADDRINUSE" ? "address already in use" : errorMessage(err);
+      throw new Error(`cannot listen on ${formatHostPort(this.#listen)}: ${why}`);
+    }
+    this.#addr = { host: this.#server.addr.hostname, port: this.#server.addr.port };
+    this.#logger.info("listening", { addr: formatHostPort(this.#addr) });
   }
 
   readiness(): string | undefined {

@@ -30,6 +30,10 @@ export interface ServerConfig {
   max_body: number;
   /** How long SIGTERM may take to drain, in ms. */
   shutdown_timeout: number;
+  /** Most ms a client may take to send a request's headers (then 408, connection closed). */
+  header_timeout: number;
+  /** Most ms a client may take to send a whole request, headers and body. */
+  request_timeout: number;
 }
 
 /** `log:`: the agent's own log. */
@@ -128,7 +132,15 @@ export type ValidateResult =
   | { ok: false; problems: ConfigProblem[] };
 
 const TOP_KEYS = ["server", "log", "store", "otlp", "probes"] as const;
-const SERVER_KEYS = ["listen", "write_token", "read_token", "max_body", "shutdown_timeout"];
+const SERVER_KEYS = [
+  "listen",
+  "write_token",
+  "read_token",
+  "max_body",
+  "shutdown_timeout",
+  "header_timeout",
+  "request_timeout",
+];
 const LOG_KEYS = [
   "dir",
   "file",
@@ -231,6 +243,12 @@ function readServer(r: ConfigReader, value: unknown): ServerConfig {
     // (~24.8 days) means "no deadline" just as well: clamp rather than overflow.
     shutdown_timeout: timerDelay(
       r.duration(o.shutdown_timeout, "server.shutdown_timeout", 10_000, 100),
+    ),
+    header_timeout: timerDelay(
+      r.duration(o.header_timeout, "server.header_timeout", 10_000, 100),
+    ),
+    request_timeout: timerDelay(
+      r.duration(o.request_timeout, "server.request_timeout", 300_000, 100),
     ),
   };
 }

@@ -27,6 +27,8 @@ server:
   read_token: ""                         # empty: reads open on loopback only
   max_body: 16MiB
   shutdown_timeout: 10s
+  header_timeout: 10s
+  request_timeout: 5m
 
 log:
   dir: ${logDir}
