@@ -17,6 +17,7 @@ import { smallRun } from "./fixtures/workflow.ts";
 import { openTestStore } from "./fixtures/store.ts";
 import { StoreUnavailableError } from "../src/store/store.ts";
 import { keepRunning } from "../src/uncaught.ts";
+import { cli, spawnAgent, tempDir } from "./support/agent.ts";
 
 const pg = locatePostgres();
 // As the agent does (src/cli/run.ts): postgres.js can throw from a timer when
@@ -117,10 +118,23 @@ serverTest(
     const after = await post(api, runs("good-", 150, 5));
     assert.equal(after.json.stored, 5, after.text);
 
-    // Fixed: the dead letter goes in, once.
+    // The shell lists it; once the cause is fixed, it replays it, once.
+    const config = `${api.dir}/c.yaml`;
+    await Deno.writeTextFile(
+      config,
+      `store:\n  url: ${db.url}\n  blob_dir: ${api.config.blob_dir}\n`,
+    );
+    const listed = await cli(["traces", "dead-letters", "list", "--config", config]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /poison-1 +refused by the test trigger/);
+    const early = await cli(["traces", "dead-letters", "replay", "--config", config]);
+    assert.equal(early.code, 1);
+    assert.match(early.stdout, /0 stored, 1 still refused/);
     await refusePoison(db.url, false);
-    assert.deepEqual(await api.store.replayDeadLetters(), { stored: 1, refused: 0, errors: [] });
-    assert.equal(api.store.deadLetters.count, 0);
+    const replayed = await cli(["traces", "dead-letters", "replay", "--config", config]);
+    assert.equal(replayed.code, 0, replayed.stderr);
+    assert.match(replayed.stdout, /1 stored, 0 still refused/);
+    assert.equal(await api.store.deadLetters.refresh(), 0);
     assert.deepEqual(await stored(db.url, "poison"), { rows: 1, sids: 1 });
     assert.deepEqual(await stored(db.url, "good-"), { rows: 155, sids: 155 });
   },
@@ -209,5 +223,52 @@ serverTest(
     await waitReady(ts);
     assert.deepEqual(await stored(db.url, "late-"), { rows: 7, sids: 7 });
     assert.equal((await ts.store.listRuns({ limit: 10 })).runs.length, 7);
+  },
+);
+
+serverTest(
+  "the agent starts while PostgreSQL is unreachable: probes, API and spool work, and the store catches up when it answers",
+  pg,
+  async (source) => {
+    await using db = await testDatabase(source);
+    await using proxy = proxyFor(db.url);
+    await proxy.set("down");
+    await using dir = await tempDir();
+    await Deno.writeTextFile(
+      `${dir.path}/c.yaml`,
+      `log:\n  stderr: always\nserver:\n  listen: 127.0.0.1:0\n  write_token: t0ken\n` +
+        `  shutdown_timeout: 5s\nstore:\n  url: ${proxy.url(db.url)}\n`,
+    );
+    const agent = await spawnAgent({ config: `${dir.path}/c.yaml` });
+    try {
+      assert.equal(await (await agent.fetch("/healthz")).text(), "ok\n");
+      const ready = await agent.fetch("/readyz");
+      assert.equal(ready.status, 503);
+      assert.match(await ready.text(), /store: degraded: database unreachable/);
+      // The self-probe runs.
+      await agent.waitForLine((l) => l.msg === "probe up");
+      const posted = await agent.fetch("/api/v1/traces", {
+        method: "POST",
+        headers: { Authorization: "Bearer t0ken", "Content-Type": "application/json" },
+        body: JSON.stringify(runs("early-", 0, 12)),
+      });
+      assert.equal(posted.status, 202);
+      assert.equal((await posted.json()).spooled, 12);
+      const list = await agent.fetch("/api/v1/traces");
+      assert.equal(list.status, 503);
+      await list.body?.cancel();
+
+      await proxy.set("pass");
+      await agent.waitForLine((l) => l.msg === "database reachable; schema migrated", 20_000);
+      const until = Date.now() + 20_000;
+      while ((await (await agent.fetch("/readyz")).text()) !== "ready\n") {
+        assert.ok(Date.now() < until, "the agent did not become ready");
+        await sleep(50);
+      }
+      assert.deepEqual(await stored(db.url, "early-"), { rows: 12, sids: 12 });
+    } finally {
+      agent.kill("SIGTERM");
+      assert.equal((await agent.exit()).code, 0);
+    }
   },
 );
