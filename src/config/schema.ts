@@ -9,8 +9,8 @@
 import { ConfigProblem, ConfigReader, formatHostPort, HostPort, show } from "./reader.ts";
 import { timerDelay } from "../timers.ts";
 
-export type LogLevel = "debug" | "info" | "warn" | "error";
-export type LogFormat = "json" | "text";
+import type { LogFormat, LogLevel } from "../log/logger.ts";
+export type { LogFormat, LogLevel };
 export type ProbeType = "http" | "tcp" | "postgres" | "redis" | "sse";
 export type ProbeKind = "server" | "rely";
 

@@ -14,10 +14,11 @@
  * @module
  */
 
-import type { LogFormat, LogLevel } from "../config/schema.ts";
+/** How much the log says, least first. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+/** How each line is written: JSON objects or `key=value` text. */
+export type LogFormat = "json" | "text";
 import { errorMessage } from "../errors.ts";
-
-export type { LogFormat, LogLevel };
 
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 

@@ -8,7 +8,8 @@
  * `app.log.1`, and a fresh `app.log` takes the line. With `compress: true` a
  * rotated file is gzipped to `app.log.1.gz` in the background and the chain
  * shifts `.N.gz` names the same way. A line longer than `maxSize` goes whole
- * into a file of its own.
+ * into a file of its own. The rotated files themselves (their chain,
+ * retention and compression) are kept by `RotatedFiles` (rotated_files.ts).
  *
  * Lines are copied into 1 MiB batches and written by one background writer:
  * a batch goes out when it is full, every `flushInterval`, at once after an
@@ -30,7 +31,8 @@
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
+import { FILE_MODE, RotatedFiles } from "./rotated_files.ts";
 import type { LogLevel, LogSink } from "./logger.ts";
 import { errorMessage } from "../errors.ts";
 import { timerDelay } from "../timers.ts";
@@ -85,13 +87,6 @@ export interface RotatingFileSinkStats {
   last_error_at?: string;
 }
 
-/** One rotated file: where it is in the `.N` chain is its index in the slot array. */
-interface Rotated {
-  gz: boolean;
-  /** When it was rotated (ms since epoch). */
-  mtime: number;
-}
-
 /** Whole lines waiting to be written. */
 interface Batch {
   bytes: Uint8Array;
@@ -112,7 +107,6 @@ class WriteFailure extends Error {
 
 const MiB = 1024 * 1024;
 const NL = 10;
-const FILE_MODE = 0o640;
 const DIR_MODE = 0o750;
 const encoder = new TextEncoder();
 
@@ -124,9 +118,6 @@ const encoder = new TextEncoder();
 export class RotatingFileSink implements LogSink {
   readonly #path: string;
   readonly #maxSize: number;
-  readonly #keep: number;
-  readonly #compress: boolean;
-  readonly #maxAge: number;
   readonly #flushInterval: number;
   readonly #maxBuffer: number;
   readonly #chunk: number;
@@ -154,10 +145,8 @@ export class RotatingFileSink implements LogSink {
   #closed = false;
   #timer: ReturnType<typeof setInterval>;
 
-  // Rotated files by index (1 = newest); undefined until the directory is scanned.
-  #slots: (Rotated | undefined)[] | undefined;
-  #dirLock: Promise<void> = Promise.resolve();
-  #compressing: Promise<void> = Promise.resolve();
+  /** The rotated files beside the live one. */
+  readonly #rotated: RotatedFiles;
 
   #stats: RotatingFileSinkStats = {
     written_lines: 0,
@@ -174,13 +163,22 @@ export class RotatingFileSink implements LogSink {
   constructor(options: RotatingFileSinkOptions) {
     this.#path = options.path;
     this.#maxSize = options.maxSize ?? 10_000_000;
-    this.#keep = options.keep ?? 10;
-    this.#compress = options.compress ?? false;
-    this.#maxAge = options.maxAge ?? 0;
     this.#flushInterval = Math.max(1, options.flushInterval ?? 1000);
     this.#maxBuffer = options.maxBuffer ?? 8 * MiB;
     this.#chunk = Math.min(MiB, this.#maxBuffer);
     this.#sync = options.syncWrites ?? false;
+    this.#rotated = new RotatedFiles({
+      path: options.path,
+      keep: options.keep ?? 10,
+      compress: options.compress ?? false,
+      maxAge: options.maxAge ?? 0,
+      sync: this.#sync,
+      onError: (err) => this.#fail(err),
+      onCompressError: (err) => {
+        this.#stats.compress_errors++; // no lines lost: the plain file stays
+        this.#report(err);
+      },
+    });
     this.#fill = new Uint8Array(this.#chunk);
     // A flush interval past what a timer can wait (~24.8 days) ticks at that most: flushing early is harmless.
     this.#timer = setInterval(() => this.#tick(), timerDelay(this.#flushInterval));
@@ -282,7 +280,7 @@ export class RotatingFileSink implements LogSink {
    */
   async open(): Promise<void> {
     if (this.#closed) return;
-    await this.#scanOnce().catch((err) => this.#fail(err));
+    await this.#rotated.scan().catch((err) => this.#fail(err));
   }
 
   /** Bytes held in memory, waiting to be written. */
@@ -329,8 +327,7 @@ export class RotatingFileSink implements LogSink {
     }
     this.#pending = 0;
     this.#wakeDrainers();
-    await this.#compressing;
-    await this.#dirLock;
+    await this.#rotated.idle();
     this.#closeFile();
   }
 
@@ -370,7 +367,7 @@ export class RotatingFileSink implements LogSink {
   #tick(): void {
     this.#failing = false;
     this.#seal();
-    if (this.#hasExpired()) this.#withDirLock(() => this.#pruneByAge()).catch((e) => this.#fail(e));
+    if (this.#rotated.hasExpired()) this.#rotated.prune().catch((e) => this.#fail(e));
   }
 
   #drained(): boolean {
@@ -430,7 +427,12 @@ export class RotatingFileSink implements LogSink {
           await this.#writeAll(bytes.subarray(0, cut));
           bytes = bytes.subarray(cut);
         }
-        if (bytes.length > 0) await this.#rotate();
+        if (bytes.length > 0) {
+          this.#closeFile();
+          this.#size = 0;
+          await this.#rotated.rotate();
+          this.#stats.rotations++;
+        }
       }
       this.#stats.written_lines += batch.lines;
     } catch (err) {
@@ -480,7 +482,7 @@ export class RotatingFileSink implements LogSink {
   // ---- the file --------------------------------------------------------
 
   async #open(): Promise<void> {
-    if (!this.#slots) await this.#scanOnce();
+    await this.#rotated.scan();
     let file: Deno.FsFile;
     const flags = { read: true, append: true, create: true, mode: FILE_MODE };
     try {
@@ -490,7 +492,7 @@ export class RotatingFileSink implements LogSink {
       // No directory: make it. Report it when it was there before (deleted under us).
       if (this.#opened) this.#fail(err);
       await Deno.mkdir(dirname(this.#path), { recursive: true, mode: DIR_MODE });
-      this.#slots = [];
+      this.#rotated.forget();
       file = await Deno.open(this.#path, flags);
     }
     const info = await file.stat();
@@ -551,185 +553,6 @@ export class RotatingFileSink implements LogSink {
       file?.close();
     } catch {
       // Already closed or broken: nothing more to release.
-    }
-  }
-
-  // ---- rotation and retention -----------------------------------------
-
-  async #rotate(): Promise<void> {
-    this.#closeFile();
-    this.#size = 0;
-    const rotated = await this.#withDirLock(() => this.#shift());
-    this.#stats.rotations++;
-    if (rotated && this.#compress) this.#queueCompression(rotated);
-    if (this.#maxAge > 0) await this.#withDirLock(() => this.#pruneByAge());
-  }
-
-  /** Shift `.N` names up by one and move the live file to `.1`; returns its entry. */
-  async #shift(): Promise<Rotated | undefined> {
-    const slots = this.#slots ??= [];
-    try {
-      if (this.#keep === 0) {
-        await this.#remove(this.#path);
-        return undefined;
-      }
-      const last = slots[this.#keep];
-      if (last) await this.#remove(this.#name(this.#keep, last));
-      slots[this.#keep] = undefined;
-      for (let i = this.#keep - 1; i >= 1; i--) {
-        const entry = slots[i];
-        if (!entry) continue;
-        await this.#rename(this.#name(i, entry), this.#name(i + 1, entry));
-        slots[i + 1] = entry;
-        slots[i] = undefined;
-      }
-      const entry: Rotated = { gz: false, mtime: Date.now() };
-      await this.#rename(this.#path, `${this.#path}.1`);
-      slots[1] = entry;
-      return entry;
-    } catch (err) {
-      this.#slots = undefined; // rescan the directory before the next rotation
-      throw err;
-    }
-  }
-
-  #name(index: number, entry: Rotated): string {
-    return `${this.#path}.${index}${entry.gz ? ".gz" : ""}`;
-  }
-
-  async #rename(from: string, to: string): Promise<void> {
-    try {
-      if (this.#sync) Deno.renameSync(from, to);
-      else await Deno.rename(from, to);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
-  }
-
-  async #remove(path: string): Promise<void> {
-    try {
-      await Deno.remove(path);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
-  }
-
-  #hasExpired(): boolean {
-    const oldest = Date.now() - this.#maxAge;
-    return this.#maxAge > 0 && !!this.#slots?.some((e) => e !== undefined && e.mtime < oldest);
-  }
-
-  async #pruneByAge(): Promise<void> {
-    const slots = this.#slots;
-    if (!slots) return;
-    const oldest = Date.now() - this.#maxAge;
-    for (let i = 1; i < slots.length; i++) {
-      const entry = slots[i];
-      if (!entry || entry.mtime >= oldest) continue;
-      await this.#remove(this.#name(i, entry)).catch((err) => this.#fail(err));
-      slots[i] = undefined;
-    }
-  }
-
-  /** Scan the directory unless that was done (under the directory lock, so only once). */
-  #scanOnce(): Promise<void> {
-    return this.#withDirLock(() => this.#slots ? Promise.resolve() : this.#scan());
-  }
-
-  /** Learn the rotated files already on disk; drop extras, finish interrupted compression. */
-  async #scan(): Promise<void> {
-    const slots: (Rotated | undefined)[] = [];
-    this.#slots = slots;
-    const dir = dirname(this.#path);
-    const base = basename(this.#path);
-    const names: string[] = [];
-    try {
-      for await (const e of Deno.readDir(dir)) {
-        if (e.name.startsWith(base + ".")) names.push(e.name);
-      }
-    } catch {
-      return; // no directory yet: open() makes it
-    }
-    const plain: number[] = [];
-    for (const name of names) {
-      const path = join(dir, name);
-      if (/^\.(\d+\.)?gz\.tmp$/.test(name.slice(base.length))) {
-        // A compression cut short (killed mid-gzip): the plain file is still there.
-        await this.#remove(path);
-        continue;
-      }
-      const m = /^\.(\d+)(\.gz)?$/.exec(name.slice(base.length));
-      if (!m) continue;
-      const index = Number(m[1]);
-      const gz = m[2] !== undefined;
-      if (index < 1 || index > this.#keep) {
-        await this.#remove(path);
-        continue;
-      }
-      if (slots[index]?.gz) {
-        await this.#remove(path); // a plain copy whose .gz was finished
-        continue;
-      }
-      if (slots[index] && gz) await this.#remove(this.#name(index, slots[index]!));
-      const mtime = (await Deno.stat(path)).mtime?.getTime() ?? Date.now();
-      slots[index] = { gz, mtime };
-      if (!gz) plain.push(index);
-    }
-    for (const i of plain) {
-      if (this.#compress && slots[i] && !slots[i]!.gz) this.#queueCompression(slots[i]!);
-    }
-    if (this.#maxAge > 0) await this.#pruneByAge();
-  }
-
-  #withDirLock<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#dirLock.then(fn);
-    this.#dirLock = run.then(() => {}, () => {});
-    return run;
-  }
-
-  // ---- compression (off the write path, one file at a time) -----------
-
-  #queueCompression(entry: Rotated): void {
-    this.#compressing = this.#compressing.then(() => this.#compressOne(entry)).catch((err) => {
-      this.#stats.compress_errors++;
-      this.#report(err);
-    });
-  }
-
-  async #compressOne(entry: Rotated): Promise<void> {
-    const tmp = `${this.#path}.gz.tmp`;
-    const src = await this.#withDirLock(async () => {
-      const index = this.#slots?.indexOf(entry) ?? -1;
-      if (index < 1 || entry.gz) return null;
-      return await Deno.open(this.#name(index, entry)).catch(() => null);
-    });
-    if (!src) return;
-    try {
-      const dst = await Deno.open(tmp, {
-        write: true,
-        create: true,
-        truncate: true,
-        mode: FILE_MODE,
-      })
-        .catch((err) => {
-          src.close();
-          throw err;
-        });
-      await src.readable.pipeThrough(new CompressionStream("gzip")).pipeTo(dst.writable);
-      await this.#withDirLock(async () => {
-        const index = this.#slots?.indexOf(entry) ?? -1;
-        if (index < 1) return await this.#remove(tmp); // pruned meanwhile
-        const plain = this.#name(index, entry);
-        const gz = `${this.#path}.${index}.gz`;
-        await Deno.rename(tmp, gz);
-        entry.gz = true;
-        await this.#remove(plain);
-        await Deno.utime(gz, new Date(), new Date(entry.mtime));
-      });
-    } catch (err) {
-      this.#stats.compress_errors++; // no lines lost: the plain file stays
-      this.#report(err);
-      await this.#remove(tmp).catch(() => {});
     }
   }
 }
