@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -79,15 +79,23 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
     tokens: () => ({ read: deps.server().read_token, write: deps.server().write_token }),
     open: ["/healthz", "/readyz"],
   }));
+  // One limiter per `server.max_body` in force (a reload may change it), not one per request.
+  let limiter: { limit: number; check: MiddlewareHandler<ApiEnv> } | undefined;
   app.use(async (c, next) => {
     if (c.req.method === "GET" || c.req.method === "HEAD") return await next();
     const limit = deps.server().max_body;
-    return await bodyLimit({
-      maxSize: limit,
-      onError: () => {
-        throw new HTTPException(413, { message: `request body over ${limit} bytes` });
-      },
-    })(c, next);
+    if (limiter?.limit !== limit) {
+      limiter = {
+        limit,
+        check: bodyLimit({
+          maxSize: limit,
+          onError: () => {
+            throw new HTTPException(413, { message: `request body over ${limit} bytes` });
+          },
+        }),
+      };
+    }
+    return await limiter.check(c, next);
   });
   app.route("/", healthRoutes(deps));
   app.route("/", statusRoutes(deps));

@@ -4,10 +4,9 @@
  * @module
  */
 
-/** Bindings passed from `Deno.serve` into the app, and per-request variables. */
+/** Bindings passed from the server into the app. */
 export type ApiEnv = {
   Bindings: { remoteAddr?: Deno.Addr };
-  Variables: { requestId: string };
 };
 
 /** The JSON error body every failing route answers with. */

@@ -14,6 +14,7 @@ import { LIST_PARAMS, parseListQuery, parseUsageQuery } from "../store/filters.t
 import { NODE_PAGE, type RunSummary, type UsageGroup } from "../store/query.ts";
 import { SID_PATTERN } from "../store/workflow.ts";
 import { Command, err, EXIT, out, parseFlags, UsageError } from "./command.ts";
+import { textTable } from "../text_table.ts";
 
 const USAGE = `usage: astron-watch traces [list] [filters] [--json]
        astron-watch traces show SID [--blobs inline] [--json]
@@ -88,14 +89,6 @@ function refuse(values: Values, allowed: (keyof typeof FLAGS)[], action: string)
 
 const time = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19);
 
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => [...r[i]].length)));
-  return rows.map((r) =>
-    r.map((c, i) => i === r.length - 1 ? c : c + " ".repeat(widths[i] - [...c].length)).join("  ")
-      .trimEnd()
-  ).join("\n") + "\n";
-}
-
 function listText(runs: RunSummary[], next: string | null): string {
   if (!runs.length) return "no runs\n";
   const rows = [["START (UTC)", "SID", "APP", "STATUS", "MS", "TOKENS", "QUESTION"]];
@@ -110,7 +103,7 @@ function listText(runs: RunSummary[], next: string | null): string {
       r.question.replace(/\s+/g, " ").slice(0, 40),
     ]);
   }
-  return table(rows) + (next ? `next page: --cursor ${next}\n` : "");
+  return textTable(rows[0], rows.slice(1)) + (next ? `next page: --cursor ${next}\n` : "");
 }
 
 function statsText(groups: UsageGroup[], by: string): string {
@@ -139,7 +132,7 @@ function statsText(groups: UsageGroup[], by: string): string {
       `${g.latency_ms.p99}ms`,
     ]);
   }
-  return table(rows);
+  return textTable(rows[0], rows.slice(1));
 }
 
 async function openStore(path: string | undefined): Promise<Store | number> {
@@ -204,7 +197,7 @@ function listDeadLetters(json: boolean): (store: Store) => Promise<number> {
         l.error.replace(/\s+/g, " ").slice(0, 100),
       ]);
     }
-    out(table(rows) + `${letters.length} in ${store.deadLetters.path}\n`);
+    out(textTable(rows[0], rows.slice(1)) + `${letters.length} in ${store.deadLetters.path}\n`);
     return EXIT.ok;
   };
 }
@@ -296,7 +289,7 @@ export const tracesCommand: Command = {
             n.running_status === false ? "no" : "yes",
           ]);
         });
-        text += table(rows);
+        text += textTable(rows[0], rows.slice(1));
         const page = run.nodes;
         if (page.next_offset !== null || page.offset > 0) {
           text +=

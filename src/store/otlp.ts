@@ -79,9 +79,18 @@ export function decodeProtobuf(bytes: Uint8Array, now: number): DecodedSpans {
 /**
  * Read an `ExportTraceServiceRequest` in OTLP JSON (already parsed).
  *
- * @throws {OtlpError} naming the path of the first field of a wrong type.
+ * @throws {OtlpError} when the body is not a JSON object (`null` included),
+ *   naming the path of the first field of a wrong type, or naming a time past
+ *   2^64-1 nanoseconds (no OTLP message can carry one).
  */
 export function decodeJson(value: unknown, now: number): DecodedSpans {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new OtlpError(
+      `body: expected an OTLP ExportTraceServiceRequest (a JSON object), got ${
+        value === null ? "null" : Array.isArray(value) ? "a list" : typeof value
+      }`,
+    );
+  }
   return toRows(value, now);
 }
 
@@ -132,12 +141,26 @@ function int(v: unknown, path: string): number {
   return n;
 }
 
-/** A 64-bit unsigned nanosecond count as a decimal string. */
+/** The largest value of OTLP's `fixed64` times. */
+const NANOS_MAX = 2n ** 64n - 1n;
+
+/**
+ * A 64-bit unsigned nanosecond count as a decimal string.
+ *
+ * @throws {OtlpError} for a count past 2^64-1: the request is not one any
+ *   OTLP encoding can carry, so it is refused whole (protobuf cannot get here).
+ */
 function nanos(v: unknown, path: string): string {
   if (v === undefined || v === null) return "0";
-  if (typeof v === "number" && Number.isInteger(v) && v >= 0) return BigInt(v).toString();
-  if (typeof v === "string" && /^\d{1,20}$/.test(v)) return BigInt(v).toString();
-  throw new Invalid(`${path}: expected nanoseconds since the epoch`);
+  let n: bigint | undefined;
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0) n = BigInt(v);
+  else if (typeof v === "string" && /^\d{1,20}$/.test(v)) n = BigInt(v);
+  if (n === undefined) throw new Invalid(`${path}: expected nanoseconds since the epoch`);
+  if (n > NANOS_MAX) {
+    const shown = typeof v === "string" ? JSON.stringify(v) : String(v);
+    throw new OtlpError(`${path}: ${shown} is past 2^64-1 nanoseconds`);
+  }
+  return n.toString();
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
@@ -258,7 +281,9 @@ function toRows(value: unknown, now: number): DecodedSpans {
         try {
           rows.push(spanRow(spanValue, p, resource, scope, now));
         } catch (err) {
-          // One span that cannot be stored is rejected alone, whatever went wrong with it.
+          // A value no OTLP request can carry refuses the request; anything
+          // else that went wrong with one span rejects that span alone.
+          if (err instanceof OtlpError) throw err;
           rejected++;
           error ??= err instanceof Invalid ? err.message : `${p}: ${errorMessage(err)}`;
         }

@@ -11,6 +11,7 @@ import type { ApiEnv } from "../env.ts";
 import type { Readiness } from "./health.ts";
 import type { RotatingFileSinkStats } from "../../log/rotating_file_sink.ts";
 import type { StoreStats } from "../../store/store.ts";
+import { textTable } from "../../text_table.ts";
 
 /** What `/status` reads. */
 export interface StatusDeps {
@@ -81,7 +82,7 @@ export function renderStatus(
     p.uptime === null ? "-" : `${(p.uptime * 100).toFixed(1)}%`,
     p.last_error ? oneLine(p.last_error.reason) : "-",
   ]);
-  const table = renderTable(
+  const table = textTable(
     ["PROBE", "STATE", "LAST", "P50", "P90", "P99", "UPTIME", "LAST ERROR"],
     rows,
   );
@@ -97,14 +98,6 @@ export function renderStatus(
       `rejected ${store.records.rejected} refused ${store.records.refused}`
     : "";
   return `${head}${logLine}${storeLine}\n\n${probes.length ? table : "no probes configured\n"}`;
-}
-
-/** Left-aligned columns separated by two spaces. */
-export function renderTable(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]))).join("  ");
-  return [line(header), ...rows.map(line)].join("\n") + "\n";
 }
 
 function ms(v: number | null): string {
