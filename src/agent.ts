@@ -7,6 +7,7 @@
  */
 
 import type { Config, ProbeConfig } from "./config/schema.ts";
+import type { Component } from "./component.ts";
 import type { HostPort } from "./config/reader.ts";
 import type { Logger, LogSink } from "./log/logger.ts";
 import { LogComponent } from "./log/log_component.ts";
@@ -22,19 +23,6 @@ import { defaultLabels, PlatformMetrics } from "./metrics/meter.ts";
 import { ProbeMetrics } from "./probe/metrics.ts";
 import { createStore, type Store } from "./store/store.ts";
 import { ProbeHistory } from "./probe/history.ts";
-
-/** A part of the agent with a lifecycle. */
-export interface Component {
-  readonly name: string;
-  /** Start; reject with the reason when the component cannot run. */
-  start(): Promise<void>;
-  /** Stop taking work, finish what is in flight, release everything. */
-  stop(): Promise<void>;
-  /** `undefined` when ready, else what is wrong. */
-  readiness?(): string | undefined;
-  /** Apply a new, already validated config. */
-  reload?(config: Config): Promise<void> | void;
-}
 
 /** The outcome of {@linkcode Agent.start}. */
 export type StartResult = { ok: true } | { ok: false; component: string; error: string };

@@ -11,9 +11,10 @@ import type { Logger } from "../log/logger.ts";
 import { type ApiDeps, createApp } from "./app.ts";
 import { type HttpServer, serveHttp } from "./http_server.ts";
 import { errorMessage } from "../errors.ts";
+import type { Component } from "../component.ts";
 
 /** Serves the API on `listen` until stopped. */
-export class ApiServer {
+export class ApiServer implements Component {
   readonly name = "api";
   #server?: HttpServer;
   #addr?: HostPort;

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { Config, LogConfig } from "../config/schema.ts";
 import type { Logger, LogSink } from "./logger.ts";
 import { RotatingFileSink, type RotatingFileSinkStats } from "./rotating_file_sink.ts";
+import type { Component } from "../component.ts";
 
 /** A write failure this recent makes the sink "not ready". */
 const FAILING_FOR_MS = 10_000;
@@ -34,7 +35,7 @@ function fileSettings(c: LogConfig): string {
 }
 
 /** The `log` component. */
-export class LogComponent {
+export class LogComponent implements Component {
   readonly name = "log";
   readonly #logger: Logger;
   readonly #stderr: LogSink;

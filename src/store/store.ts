@@ -24,10 +24,11 @@
 
 import { dirname } from "node:path";
 import type { StoreConfig } from "../config/schema.ts";
-import type { Component } from "../agent.ts";
+import type { Component } from "../component.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../errors.ts";
-import { openBackend, type StoreBackend, type StoreFailure } from "./backend.ts";
+import type { StoreBackend, StoreFailure } from "./backend.ts";
+import { openBackend } from "./open_backend.ts";
 import { migrateToLatest } from "./migrations.ts";
 import { type BlobRef, BlobStore } from "./blobs.ts";
 import { Spool } from "./spool.ts";
