@@ -22,7 +22,7 @@ import type { ApiEnv } from "../src/api/env.ts";
 import { Logger } from "../src/log/logger.ts";
 import { createStore, type Store } from "../src/store/store.ts";
 import { toRows } from "../src/store/rows.ts";
-import type { WorkflowRecord } from "../src/store/workflow.ts";
+import type { WorkflowRecord } from "../src/workflow/record.ts";
 import { smallRun } from "../tests/fixtures/workflow.ts";
 import { startCluster, stopCluster } from "../tests/support/postgres.ts";
 import { which } from "../tests/support/servers.ts";

@@ -23,10 +23,10 @@ export { StderrSink } from "./log/stderr_sink.ts";
 export { RotatingFileSink } from "./log/rotating_file_sink.ts";
 export type { RotatingFileSinkOptions, RotatingFileSinkStats } from "./log/rotating_file_sink.ts";
 
-export { NodeLogBuilder, WorkflowLogBuilder } from "./workflow_log.ts";
-export type { NodeLogInit, WorkflowLogInit } from "./workflow_log.ts";
-export { validateRecord } from "./store/workflow.ts";
-export type { NodeLog, Usage, ValidateRecordResult, WorkflowRecord } from "./store/workflow.ts";
+export { NodeLogBuilder, WorkflowLogBuilder } from "./workflow/builders.ts";
+export type { NodeLogInit, WorkflowLogInit } from "./workflow/builders.ts";
+export { validateRecord } from "./workflow/record.ts";
+export type { NodeLog, Usage, ValidateRecordResult, WorkflowRecord } from "./workflow/record.ts";
 
 export {
   defaultLabels,

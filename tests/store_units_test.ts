@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { executionOrder } from "../src/store/rows.ts";
 import { decodeCursor, encodeCursor, percentile } from "../src/store/query.ts";
-import { validateRecord } from "../src/store/workflow.ts";
+import { validateRecord } from "../src/workflow/record.ts";
 import { Spool } from "../src/store/spool.ts";
 
 Deno.test("execution order follows the graph, then start time, and survives cycles", () => {

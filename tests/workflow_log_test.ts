@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { WorkflowLogBuilder } from "../src/workflow_log.ts";
-import { validateRecord } from "../src/store/workflow.ts";
+import { WorkflowLogBuilder } from "../src/workflow/builders.ts";
+import { validateRecord } from "../src/workflow/record.ts";
 import { serveTraces } from "./fixtures/trace_server.ts";
 
 function clock(start: number) {

@@ -12,7 +12,7 @@ import { Logger } from "../log/logger.ts";
 import { createStore, type Store } from "../store/store.ts";
 import { LIST_PARAMS, parseListQuery, parseUsageQuery } from "../store/filters.ts";
 import { NODE_PAGE, type RunSummary, type UsageGroup } from "../store/query.ts";
-import { SID_PATTERN } from "../store/workflow.ts";
+import { SID_PATTERN } from "../workflow/record.ts";
 import { Command, err, EXIT, out, parseFlags, UsageError } from "./command.ts";
 import { textTable } from "../text_table.ts";
 

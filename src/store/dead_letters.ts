@@ -14,7 +14,7 @@
 
 import type { BlobRef } from "./blobs.ts";
 import type { SpansTable } from "./schema.ts";
-import type { WorkflowRecord } from "./workflow.ts";
+import type { WorkflowRecord } from "../workflow/record.ts";
 import { SerialLock } from "../serial_lock.ts";
 
 /** One refused record. */

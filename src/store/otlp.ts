@@ -14,7 +14,7 @@ import { errorMessage } from "../errors.ts";
 import { Buffer } from "node:buffer";
 import otlpRoot from "@opentelemetry/otlp-transformer/generated/root";
 import type { SpansTable } from "./schema.ts";
-import { SID_PATTERN } from "./workflow.ts";
+import { SID_PATTERN } from "../workflow/record.ts";
 import { noNul } from "./rows.ts";
 
 interface ProtoType {

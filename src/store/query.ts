@@ -10,7 +10,7 @@ import { type Expression, sql, type SqlBool } from "kysely";
 import type { StoreBackend } from "./backend.ts";
 import type { RunsTable } from "./schema.ts";
 import { executionOrder } from "./rows.ts";
-import type { NodeLog, Usage, WorkflowRecord } from "./workflow.ts";
+import type { NodeLog, Usage, WorkflowRecord } from "../workflow/record.ts";
 import type { SpanRecord } from "./otlp.ts";
 
 /** Where a list page continues: after the run with this start time and sid. */

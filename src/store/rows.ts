@@ -7,7 +7,13 @@
  */
 
 import type { NodesTable, RunsTable } from "./schema.ts";
-import { INDEX_MAX, indexable, type NodeLog, type Usage, type WorkflowRecord } from "./workflow.ts";
+import {
+  INDEX_MAX,
+  indexable,
+  type NodeLog,
+  type Usage,
+  type WorkflowRecord,
+} from "../workflow/record.ts";
 
 /** The rows one run becomes. */
 export interface RunRows {

@@ -35,7 +35,7 @@ import { Spool } from "./spool.ts";
 import { type DeadLetter, DeadLetters } from "./dead_letters.ts";
 import { toRows } from "./rows.ts";
 import { type PreparedRun, type WriteBatch, writeBatch } from "./write.ts";
-import { validateRecord, type WorkflowRecord } from "./workflow.ts";
+import { validateRecord, type WorkflowRecord } from "../workflow/record.ts";
 import type { ProbeResultsTable, SpansTable } from "./schema.ts";
 import { SerialLock } from "../serial_lock.ts";
 import {

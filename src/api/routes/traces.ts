@@ -22,7 +22,7 @@ import {
 } from "../../store/store.ts";
 import { NODE_PAGE } from "../../store/query.ts";
 import { parseListQuery, parseUsageQuery } from "../../store/filters.ts";
-import { SID_PATTERN } from "../../store/workflow.ts";
+import { SID_PATTERN } from "../../workflow/record.ts";
 import { isBlobHash } from "../../store/blobs.ts";
 import {
   decodeJson,

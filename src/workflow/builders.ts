@@ -26,7 +26,7 @@
  * @module
  */
 
-import type { NodeLog, Usage, WorkflowRecord } from "./store/workflow.ts";
+import type { NodeLog, Usage, WorkflowRecord } from "./record.ts";
 
 export type { NodeLog, Usage, WorkflowRecord };
 
