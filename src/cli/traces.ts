@@ -193,7 +193,7 @@ function listDeadLetters(json: boolean): (store: Store) => Promise<number> {
       rows.push([
         time(l.at),
         l.run ? "run" : "span",
-        l.run ? l.run.record.sid : `${l.span!.trace_id}/${l.span!.span_id}`,
+        l.run ? l.run.record.sid : `${l.span!.record.trace_id}/${l.span!.record.span_id}`,
         l.error.replace(/\s+/g, " ").slice(0, 100),
       ]);
     }

@@ -13,7 +13,7 @@
  */
 
 import type { BlobRef } from "./blobs.ts";
-import type { SpansTable } from "./schema.ts";
+import type { SpanRecord } from "../otlp/traces.ts";
 import type { WorkflowRecord } from "../workflow/record.ts";
 import { SerialLock } from "../serial_lock.ts";
 
@@ -25,8 +25,8 @@ export interface DeadLetter {
   error: string;
   /** A workflow run as accepted (large strings already replaced by blob links). */
   run?: { record: WorkflowRecord; blobs: BlobRef[]; accepted_at: number };
-  /** An OTLP span row. */
-  span?: SpansTable;
+  /** An OTLP span in normal form. */
+  span?: { record: SpanRecord; accepted_at: number };
 }
 
 const encoder = new TextEncoder();

@@ -11,7 +11,7 @@ import type { StoreBackend } from "./backend.ts";
 import type { RunsTable } from "./schema.ts";
 import { executionOrder } from "./rows.ts";
 import type { NodeLog, Usage, WorkflowRecord } from "../workflow/record.ts";
-import type { SpanRecord } from "./otlp.ts";
+import type { SpanRecord } from "../otlp/traces.ts";
 
 /** Where a list page continues: after the run with this start time and sid. */
 export interface Cursor {

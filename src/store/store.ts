@@ -37,6 +37,8 @@ import { toRows } from "./rows.ts";
 import { type PreparedRun, type WriteBatch, writeBatch } from "./write.ts";
 import { validateRecord, type WorkflowRecord } from "../workflow/record.ts";
 import type { ProbeResultsTable, SpansTable } from "./schema.ts";
+import type { SpanRecord } from "../otlp/traces.ts";
+import { spanRow } from "./spans.ts";
 import { SerialLock } from "../serial_lock.ts";
 import {
   getRun,
@@ -137,11 +139,18 @@ interface PendingRun {
   at: number;
 }
 
+/** One accepted span, as it waits, is spooled and is replayed. */
+interface PendingSpan {
+  span: SpanRecord;
+  /** When it was accepted (epoch ms): its `received_at`. */
+  at: number;
+}
+
 /** A spool entry: records, not rows, so a spool outlives a change of row shape. */
 interface SpoolData {
   v: 2;
   runs: PendingRun[];
-  spans: SpansTable[];
+  spans: PendingSpan[];
 }
 
 /** What one queued write came to. */
@@ -154,7 +163,7 @@ interface JobOutcome {
 
 interface Job {
   runs: PendingRun[];
-  spans: SpansTable[];
+  spans: PendingSpan[];
   outcome: JobOutcome;
   resolve: (outcome: JobOutcome) => void;
   reject: (err: unknown) => void;
@@ -165,9 +174,10 @@ interface Item {
   job?: Job;
   index: number;
   run?: PendingRun;
+  span?: PendingSpan;
   /** Rows from a spool written by an older version. */
   prepared?: PreparedRun;
-  span?: SpansTable;
+  spanRow?: SpansTable;
 }
 
 /** A failed write: what it means and what the database said. */
@@ -376,11 +386,12 @@ export class Store implements Component {
     };
   }
 
-  /** Store span rows (from {@linkcode decodeProtobuf} or {@linkcode decodeJson}). */
-  async ingestSpans(rows: SpansTable[]): Promise<SpanIngestResult> {
+  /** Store spans (from the OTLP decoders); a span sent again replaces the stored one. */
+  async ingestSpans(spans: SpanRecord[]): Promise<SpanIngestResult> {
     this.#checkOpen();
-    if (!rows.length) return { stored: 0, spooled: 0, refused: 0 };
-    const outcome = await this.#enqueue([], rows);
+    if (!spans.length) return { stored: 0, spooled: 0, refused: 0 };
+    const at = this.#now();
+    const outcome = await this.#enqueue([], spans.map((span) => ({ span, at })));
     return { stored: outcome.stored, spooled: outcome.spooled, refused: outcome.refused.size };
   }
 
@@ -532,7 +543,7 @@ export class Store implements Component {
     const items: Item[] = letters.map((l, index) => ({
       index,
       run: l.run ? { record: l.run.record, blobs: l.run.blobs, at: l.run.accepted_at } : undefined,
-      span: l.span,
+      span: l.span ? { span: l.span.record, at: l.span.accepted_at } : undefined,
     }));
     let failure: Failure | undefined;
     try {
@@ -570,7 +581,7 @@ export class Store implements Component {
     }
   }
 
-  #enqueue(runs: PendingRun[], spans: SpansTable[]): Promise<JobOutcome> {
+  #enqueue(runs: PendingRun[], spans: PendingSpan[]): Promise<JobOutcome> {
     return new Promise((resolve, reject) => {
       const outcome: JobOutcome = { stored: 0, spooled: 0, refused: new Map() };
       this.#queue.push({ runs, spans, outcome, resolve, reject });
@@ -782,7 +793,7 @@ function itemsOf(entry: SpoolData | WriteBatch): Item[] {
   }
   return [
     ...entry.runs.map((prepared, index) => ({ index, prepared })),
-    ...entry.spans.map((span, index) => ({ index, span })),
+    ...entry.spans.map((spanRow, index) => ({ index, spanRow })),
   ];
 }
 
@@ -792,7 +803,8 @@ function batchOf(items: Item[]): WriteBatch {
   for (const i of items) {
     if (i.run) runs.push({ rows: toRows(i.run.record, i.run.at), blobs: i.run.blobs });
     else if (i.prepared) runs.push(i.prepared);
-    else if (i.span) spans.push(i.span);
+    else if (i.span) spans.push(spanRow(i.span.span, i.span.at));
+    else if (i.spanRow) spans.push(i.spanRow);
   }
   return { runs, spans };
 }
@@ -811,7 +823,11 @@ function settled(item: Item): boolean {
 }
 
 function deadLetter(item: Item, error: string, at: number): DeadLetter {
-  if (item.span) return { at, error, span: item.span };
+  if (item.span) return { at, error, span: { record: item.span.span, accepted_at: item.span.at } };
+  if (item.spanRow) {
+    const row = item.spanRow;
+    return { at, error, span: { record: JSON.parse(row.record), accepted_at: row.received_at } };
+  }
   if (item.run) {
     return {
       at,

@@ -30,7 +30,7 @@ import {
   encodeProtobufResponse,
   jsonResponse,
   OtlpError,
-} from "../../store/otlp.ts";
+} from "../../otlp/traces.ts";
 
 /** What the trace routes need. */
 export interface TraceRoutesDeps {
@@ -249,11 +249,10 @@ export function traceRoutes(deps: TraceRoutesDeps): Hono<ApiEnv> {
       });
     }
     const bytes = await bodyBytes(c.req.raw, deps.maxDecodedBody());
-    const now = Date.now();
     let decoded;
     try {
       if (isProto) {
-        decoded = decodeProtobuf(bytes, now);
+        decoded = decodeProtobuf(bytes);
       } else {
         let value: unknown;
         try {
@@ -262,13 +261,13 @@ export function traceRoutes(deps: TraceRoutesDeps): Hono<ApiEnv> {
           if (err instanceof HTTPException) throw err;
           throw bad(`body: invalid JSON (${jsonError(err)})`);
         }
-        decoded = decodeJson(value, now);
+        decoded = decodeJson(value);
       }
     } catch (err) {
       if (err instanceof OtlpError) throw bad(err.message);
       throw err;
     }
-    await store.ingestSpans(decoded.rows).catch(unavailable);
+    await store.ingestSpans(decoded.spans).catch(unavailable);
     if (isProto) {
       return c.body(encodeProtobufResponse(decoded.rejected, decoded.error), 200, {
         "Content-Type": "application/x-protobuf",

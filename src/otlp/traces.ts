@@ -1,5 +1,7 @@
 /**
- * OTLP/HTTP trace requests, protobuf or JSON, to span rows. Protobuf is
+ * OTLP trace requests (`ExportTraceServiceRequest`), protobuf or JSON, to
+ * spans in one normal form ({@linkcode SpanRecord}), and the answers back.
+ * This is the wire format only: the store turns spans into its rows. Protobuf is
  * decoded by the code the OpenTelemetry JS project generated from the
  * official `opentelemetry-proto` files (shipped in
  * `@opentelemetry/otlp-transformer` 0.215, the last release that carried it),
@@ -13,9 +15,6 @@
 import { errorMessage } from "../errors.ts";
 import { Buffer } from "node:buffer";
 import otlpRoot from "@opentelemetry/otlp-transformer/generated/root";
-import type { SpansTable } from "./schema.ts";
-import { SID_PATTERN } from "../workflow/record.ts";
-import { noNul } from "./rows.ts";
 
 interface ProtoType {
   decode(bytes: Uint8Array): unknown;
@@ -47,9 +46,9 @@ export interface SpanRecord {
   scope: { name: string; version: string };
 }
 
-/** The outcome of decoding one request: rows to store, and spans refused with why. */
+/** The outcome of decoding one request: the spans, and how many were refused with why. */
 export interface DecodedSpans {
-  rows: SpansTable[];
+  spans: SpanRecord[];
   rejected: number;
   /** The first refusal, naming the span's path. */
   error?: string;
@@ -65,7 +64,7 @@ export class OtlpError extends Error {
  *
  * @throws {OtlpError} when the bytes are not such a message.
  */
-export function decodeProtobuf(bytes: Uint8Array, now: number): DecodedSpans {
+export function decodeProtobuf(bytes: Uint8Array): DecodedSpans {
   let value: unknown;
   try {
     const msg = Request.decode(bytes);
@@ -73,7 +72,7 @@ export function decodeProtobuf(bytes: Uint8Array, now: number): DecodedSpans {
   } catch (err) {
     throw new OtlpError(`body: not an OTLP ExportTraceServiceRequest (${(err as Error).message})`);
   }
-  return toRows(value, now);
+  return toSpans(value);
 }
 
 /**
@@ -83,7 +82,7 @@ export function decodeProtobuf(bytes: Uint8Array, now: number): DecodedSpans {
  *   naming the path of the first field of a wrong type, or naming a time past
  *   2^64-1 nanoseconds (no OTLP message can carry one).
  */
-export function decodeJson(value: unknown, now: number): DecodedSpans {
+export function decodeJson(value: unknown): DecodedSpans {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new OtlpError(
       `body: expected an OTLP ExportTraceServiceRequest (a JSON object), got ${
@@ -91,7 +90,7 @@ export function decodeJson(value: unknown, now: number): DecodedSpans {
       }`,
     );
   }
-  return toRows(value, now);
+  return toSpans(value);
 }
 
 /** The success answer, as protobuf: an `ExportTraceServiceResponse` with partial success if any. */
@@ -235,10 +234,8 @@ function attributes(v: unknown, path: string, depth = 0): Record<string, unknown
   return out;
 }
 
-const ms = (ns: string): number => Number(BigInt(ns) / 1_000_000n);
-
-function toRows(value: unknown, now: number): DecodedSpans {
-  const rows: SpansTable[] = [];
+function toSpans(value: unknown): DecodedSpans {
+  const spans: SpanRecord[] = [];
   let rejected = 0;
   let error: string | undefined;
   let resourceSpans: unknown[];
@@ -263,7 +260,7 @@ function toRows(value: unknown, now: number): DecodedSpans {
     }
     scopeSpans.forEach((ssValue, s) => {
       const sp = `${rp}.scopeSpans[${s}]`;
-      let spans: unknown[];
+      let items: unknown[];
       let scope: { name: string; version: string };
       try {
         const ss = obj(ssValue, sp);
@@ -272,14 +269,14 @@ function toRows(value: unknown, now: number): DecodedSpans {
           name: str(sc.name, `${sp}.scope.name`),
           version: str(sc.version, `${sp}.scope.version`),
         };
-        spans = list(ss.spans, `${sp}.spans`);
+        items = list(ss.spans, `${sp}.spans`);
       } catch (err) {
         throw new OtlpError((err as Error).message);
       }
-      spans.forEach((spanValue, i) => {
+      items.forEach((spanValue, i) => {
         const p = `${sp}.spans[${i}]`;
         try {
-          rows.push(spanRow(spanValue, p, resource, scope, now));
+          spans.push(span(spanValue, p, resource, scope));
         } catch (err) {
           // A value no OTLP request can carry refuses the request; anything
           // else that went wrong with one span rejects that span alone.
@@ -290,16 +287,15 @@ function toRows(value: unknown, now: number): DecodedSpans {
       });
     });
   });
-  return { rows, rejected, error };
+  return { spans, rejected, error };
 }
 
-function spanRow(
+function span(
   value: unknown,
   p: string,
   resource: Record<string, unknown>,
   scope: { name: string; version: string },
-  now: number,
-): SpansTable {
+): SpanRecord {
   const o = obj(value, p);
   const status = obj(o.status, `${p}.status`);
   const record: SpanRecord = {
@@ -337,20 +333,5 @@ function spanRow(
     resource,
     scope,
   };
-  const sidValue = record.attributes.sid ?? resource.sid;
-  const sid = typeof sidValue === "string" && SID_PATTERN.test(sidValue) ? sidValue : "";
-  const service = resource["service.name"];
-  return {
-    trace_id: record.trace_id,
-    span_id: record.span_id,
-    parent_span_id: record.parent_span_id,
-    sid,
-    name: noNul(record.name),
-    service_name: typeof service === "string" ? noNul(service) : "",
-    start_time: ms(record.start_time_unix_nano),
-    end_time: ms(record.end_time_unix_nano),
-    status_code: record.status.code,
-    received_at: now,
-    record: JSON.stringify(record),
-  };
+  return record;
 }
