@@ -6,7 +6,7 @@
  */
 
 import { DEFAULT_LAYOUT, type ServiceLayout, serviceUnit } from "../service/unit.ts";
-import { starterConfig } from "../config/starter.ts";
+import { installService } from "../service/install.ts";
 import { errorMessage } from "../errors.ts";
 import { Command, err, EXIT, out, parseFlags, UsageError } from "./command.ts";
 
@@ -59,7 +59,7 @@ export const serviceCommand: Command = {
     }
     if (action !== "install") throw new UsageError(`unknown action "${action}" (print | install)`);
     try {
-      await install(layout, values.root ?? "/");
+      await installService(layout, values.root ?? "/", out);
     } catch (e) {
       err(`astron-watch service install: ${errorMessage(e)}`);
       return EXIT.failure;
@@ -67,80 +67,3 @@ export const serviceCommand: Command = {
     return EXIT.ok;
   },
 };
-
-const UNIT_PATH = "/etc/systemd/system/astron-watch.service";
-
-async function install(layout: ServiceLayout, root: string): Promise<void> {
-  const at = (p: string) => root.replace(/\/$/, "") + p;
-  const staging = root !== "/";
-  let uid: number | undefined;
-  let gid: number | undefined;
-  if (!staging) {
-    const ids = await ensureUser(layout.user, layout.dataDir);
-    uid = ids.uid;
-    gid = ids.gid;
-  }
-  for (const dir of [layout.dataDir, layout.logDir]) {
-    await Deno.mkdir(at(dir), { recursive: true, mode: 0o750 });
-    if (uid !== undefined) await Deno.chown(at(dir), uid, gid!);
-  }
-  const configDir = layout.configPath.slice(0, layout.configPath.lastIndexOf("/"));
-  await Deno.mkdir(at(configDir), { recursive: true, mode: 0o755 });
-  const config = starterConfig({ logDir: layout.logDir, dataDir: layout.dataDir });
-  try {
-    await Deno.writeTextFile(at(layout.configPath), config, { createNew: true, mode: 0o640 });
-    if (gid !== undefined) await Deno.chown(at(layout.configPath), 0, gid);
-    out(`wrote ${at(layout.configPath)}\n`);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-    out(`kept ${at(layout.configPath)} (exists)\n`);
-  }
-  await Deno.mkdir(at("/etc/systemd/system"), { recursive: true });
-  await Deno.writeTextFile(at(UNIT_PATH), serviceUnit(layout), { mode: 0o644 });
-  out(`wrote ${at(UNIT_PATH)}\n`);
-  if (staging) {
-    out(
-      `staged under ${root}; on the target host create the user:\n` +
-        `  useradd --system --user-group --home-dir ${layout.dataDir} --shell /usr/sbin/nologin ${layout.user}\n`,
-    );
-  }
-  out(
-    `now run:\n  systemctl daemon-reload\n  systemctl enable --now astron-watch\n` +
-      `  systemctl status astron-watch\n`,
-  );
-}
-
-/** Create the system user unless it exists; returns its ids. */
-async function ensureUser(user: string, home: string): Promise<{ uid: number; gid: number }> {
-  let ids = await lookupUser(user);
-  if (!ids) {
-    const args = [
-      "--system",
-      "--user-group",
-      "--home-dir",
-      home,
-      "--no-create-home",
-      "--shell",
-      "/usr/sbin/nologin",
-      user,
-    ];
-    const result = await new Deno.Command("useradd", { args, stdout: "null", stderr: "piped" })
-      .output();
-    if (!result.success) {
-      throw new Error(`useradd ${user} failed: ${new TextDecoder().decode(result.stderr).trim()}`);
-    }
-    out(`created system user ${user}\n`);
-    ids = await lookupUser(user);
-    if (!ids) throw new Error(`user ${user} was created but is not in /etc/passwd`);
-  }
-  return ids;
-}
-
-async function lookupUser(user: string): Promise<{ uid: number; gid: number } | undefined> {
-  const passwd = await Deno.readTextFile("/etc/passwd");
-  for (const line of passwd.split("\n")) {
-    const [name, , uid, gid] = line.split(":");
-    if (name === user) return { uid: Number(uid), gid: Number(gid) };
-  }
-  return undefined;
-}

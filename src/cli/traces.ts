@@ -11,7 +11,7 @@ import { formatProblem } from "../config/reader.ts";
 import { Logger } from "../log/logger.ts";
 import { createStore, type Store } from "../store/store.ts";
 import { LIST_PARAMS, parseListQuery, parseUsageQuery } from "../store/filters.ts";
-import { NODE_PAGE, type RunSummary, type UsageGroup } from "../store/query.ts";
+import { NODE_PAGE, type RunDetail, type RunSummary, type UsageGroup } from "../store/query.ts";
 import { SID_PATTERN } from "../workflow/record.ts";
 import { Command, err, EXIT, out, parseFlags, UsageError } from "./command.ts";
 import { textTable } from "../text_table.ts";
@@ -209,6 +209,104 @@ async function replayDeadLetters(store: Store): Promise<number> {
   return r.refused ? EXIT.failure : EXIT.ok;
 }
 
+/** What an action does once the store is open; resolves to the exit code. */
+type Work = (store: Store) => Promise<number>;
+
+/** Check an action's flags and arguments (usage errors before the store opens), then its work. */
+type Plan = (values: Values, rest: string[], now: number) => Work;
+
+// The list flags are the API's list parameters, spelled with dashes.
+const LIST_FLAGS = LIST_PARAMS.map((p) => p.replaceAll("_", "-")) as (keyof typeof FLAGS)[];
+
+const ACTIONS: Record<string, Plan> = {
+  list(values, rest, now) {
+    refuse(values, LIST_FLAGS, "list");
+    if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
+    const parsed = parseListQuery(pick(values, LIST_FLAGS), now);
+    if (!parsed.ok) {
+      throw new UsageError(
+        parsed.error.replace(/^(\w+):/, (_, p: string) => `--${p.replaceAll("_", "-")}:`),
+      );
+    }
+    return async (store) => {
+      const page = await store.listRuns(parsed.value);
+      out(values.json ? json(page) : listText(page.runs, page.next_cursor));
+      return EXIT.ok;
+    };
+  },
+  show(values, rest) {
+    refuse(values, ["blobs", "node-offset", "node-limit"], "show");
+    if (rest.length !== 1) throw new UsageError("show takes one SID");
+    const nodes = {
+      offset: count(values["node-offset"], "--node-offset", 0, 0, Number.MAX_SAFE_INTEGER),
+      limit: count(values["node-limit"], "--node-limit", NODE_PAGE.default, 1, NODE_PAGE.max),
+    };
+    const sid = rest[0];
+    if (!SID_PATTERN.test(sid)) throw new UsageError(`"${sid.slice(0, 60)}" is not a sid`);
+    if (values.blobs !== undefined && values.blobs !== "inline" && values.blobs !== "link") {
+      throw new UsageError(`--blobs: "${values.blobs}" is not "inline" or "link"`);
+    }
+    return async (store) => {
+      const run = await store.getRun(sid, { expandBlobs: values.blobs === "inline", nodes });
+      if (!run) {
+        err(`astron-watch traces: no run with sid ${sid}`);
+        return EXIT.failure;
+      }
+      out(values.json ? json(run) : runText(run));
+      return EXIT.ok;
+    };
+  },
+  stats(values, rest, now) {
+    refuse(values, ["by", "since", "until"], "stats");
+    if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
+    const parsed = parseUsageQuery(pick(values, ["by", "since", "until"]), now);
+    if (!parsed.ok) throw new UsageError(`--${parsed.error}`);
+    return async (store) => {
+      const stats = await store.usage(parsed.value);
+      out(values.json ? json(stats) : statsText(stats.groups, stats.by));
+      return EXIT.ok;
+    };
+  },
+  "dead-letters"(values, rest) {
+    refuse(values, [], "dead-letters");
+    const [sub = "list", ...extra] = rest;
+    if (!["list", "replay"].includes(sub) || extra.length) {
+      throw new UsageError(`dead-letters takes "list" or "replay"`);
+    }
+    return sub === "list" ? listDeadLetters(values.json === true) : replayDeadLetters;
+  },
+};
+
+const json = (value: unknown) => JSON.stringify(value, null, 2) + "\n";
+
+/** One run as text: its fields, its page of nodes, its spans and blobs. */
+function runText(run: RunDetail): string {
+  const r = run.record;
+  const status = r.status?.code ? `error ${r.status.code} ${r.status.message ?? ""}` : "ok";
+  let text = `sid       ${r.sid}\napp_id    ${r.app_id ?? ""}\nuid       ${r.uid ?? ""}\n` +
+    `chat_id   ${r.chat_id ?? ""}\nstart     ${time(r.start_time)} UTC\n` +
+    `duration  ${r.duration ?? ""} ms (first frame ${r.first_frame_duration ?? ""} ms)\n` +
+    `status    ${status.trim()}\ntokens    ${JSON.stringify(r.usage ?? {})}\n` +
+    `question  ${(r.question ?? "").replace(/\s+/g, " ")}\n\n`;
+  const page = run.nodes;
+  const rows = (r.trace ?? []).map((n, i) => [
+    String(page.offset + i + 1),
+    n.node_type ?? String(n.node_id ?? "").split(":")[0],
+    n.node_name ?? "",
+    n.start_time ? time(n.start_time).slice(11) : "",
+    String(n.duration ?? ""),
+    n.running_status === false ? "no" : "yes",
+  ]);
+  text += textTable(["#", "TYPE", "NAME", "START", "MS", "OK"], rows);
+  if (page.next_offset !== null || page.offset > 0) {
+    text += `nodes ${page.offset + 1}-${page.offset + rows.length} of ${page.total}` +
+      (page.next_offset !== null ? `; next page: --node-offset ${page.next_offset}` : "") + "\n";
+  }
+  return text + `\n${run.spans_total} span${run.spans_total === 1 ? "" : "s"}` +
+    (run.blobs.length ? `, ${run.blobs.length} blob link(s) (--blobs inline to expand)` : "") +
+    "\n";
+}
+
 /** The `traces` command. */
 export const tracesCommand: Command = {
   name: "traces",
@@ -221,110 +319,11 @@ export const tracesCommand: Command = {
       return EXIT.ok;
     }
     const [action = "list", ...rest] = positionals;
-    if (!["list", "show", "stats", "dead-letters"].includes(action)) {
+    const plan = ACTIONS[action];
+    if (!plan) {
       throw new UsageError(`unknown action "${action}" (list, show SID, stats, dead-letters)`);
     }
-    // The flags are the API's list parameters, spelled with dashes.
-    const listFlags = LIST_PARAMS.map((p) => p.replaceAll("_", "-")) as (keyof typeof FLAGS)[];
-    const now = Date.now();
-    let work: (store: Store) => Promise<number>;
-    if (action === "list") {
-      refuse(values, listFlags, action);
-      if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
-      const parsed = parseListQuery(pick(values, listFlags), now);
-      if (!parsed.ok) {
-        throw new UsageError(
-          parsed.error.replace(/^(\w+):/, "--$1:").replace("--app_id", "--app-id").replace(
-            "--chat_id",
-            "--chat-id",
-          ),
-        );
-      }
-      work = async (store) => {
-        const page = await store.listRuns(parsed.value);
-        out(
-          values.json
-            ? JSON.stringify(page, null, 2) + "\n"
-            : listText(page.runs, page.next_cursor),
-        );
-        return EXIT.ok;
-      };
-    } else if (action === "show") {
-      refuse(values, ["blobs", "node-offset", "node-limit"], action);
-      if (rest.length !== 1) throw new UsageError("show takes one SID");
-      const nodes = {
-        offset: count(values["node-offset"], "--node-offset", 0, 0, Number.MAX_SAFE_INTEGER),
-        limit: count(values["node-limit"], "--node-limit", NODE_PAGE.default, 1, NODE_PAGE.max),
-      };
-      const sid = rest[0];
-      if (!SID_PATTERN.test(sid)) throw new UsageError(`"${sid.slice(0, 60)}" is not a sid`);
-      if (values.blobs !== undefined && values.blobs !== "inline" && values.blobs !== "link") {
-        throw new UsageError(`--blobs: "${values.blobs}" is not "inline" or "link"`);
-      }
-      work = async (store) => {
-        const run = await store.getRun(sid, { expandBlobs: values.blobs === "inline", nodes });
-        if (!run) {
-          err(`astron-watch traces: no run with sid ${sid}`);
-          return EXIT.failure;
-        }
-        if (values.json) {
-          out(JSON.stringify(run, null, 2) + "\n");
-          return EXIT.ok;
-        }
-        const r = run.record;
-        const status = r.status?.code ? `error ${r.status.code} ${r.status.message ?? ""}` : "ok";
-        let text = `sid       ${r.sid}\napp_id    ${r.app_id ?? ""}\nuid       ${r.uid ?? ""}\n` +
-          `chat_id   ${r.chat_id ?? ""}\nstart     ${time(r.start_time)} UTC\n` +
-          `duration  ${r.duration ?? ""} ms (first frame ${r.first_frame_duration ?? ""} ms)\n` +
-          `status    ${status.trim()}\ntokens    ${JSON.stringify(r.usage ?? {})}\n` +
-          `question  ${(r.question ?? "").replace(/\s+/g, " ")}\n\n`;
-        const rows = [["#", "TYPE", "NAME", "START", "MS", "OK"]];
-        (r.trace ?? []).forEach((n, i) => {
-          rows.push([
-            String(nodes.offset + i + 1),
-            n.node_type ?? String(n.node_id ?? "").split(":")[0],
-            n.node_name ?? "",
-            n.start_time ? time(n.start_time).slice(11) : "",
-            String(n.duration ?? ""),
-            n.running_status === false ? "no" : "yes",
-          ]);
-        });
-        text += textTable(rows[0], rows.slice(1));
-        const page = run.nodes;
-        if (page.next_offset !== null || page.offset > 0) {
-          text +=
-            `nodes ${page.offset + 1}-${page.offset + (r.trace?.length ?? 0)} of ${page.total}` +
-            (page.next_offset !== null ? `; next page: --node-offset ${page.next_offset}` : "") +
-            "\n";
-        }
-        text += `\n${run.spans_total} span${run.spans.length === 1 ? "" : "s"}` +
-          (run.blobs.length
-            ? `, ${run.blobs.length} blob link(s) (--blobs inline to expand)`
-            : "") +
-          "\n";
-        out(text);
-        return EXIT.ok;
-      };
-    } else if (action === "dead-letters") {
-      refuse(values, [], action);
-      const [sub = "list", ...extra] = rest;
-      if (!["list", "replay"].includes(sub) || extra.length) {
-        throw new UsageError(`dead-letters takes "list" or "replay"`);
-      }
-      work = sub === "list" ? listDeadLetters(values.json === true) : replayDeadLetters;
-    } else {
-      refuse(values, ["by", "since", "until"], action);
-      if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
-      const parsed = parseUsageQuery(pick(values, ["by", "since", "until"]), now);
-      if (!parsed.ok) throw new UsageError(`--${parsed.error}`);
-      work = async (store) => {
-        const stats = await store.usage(parsed.value);
-        out(
-          values.json ? JSON.stringify(stats, null, 2) + "\n" : statsText(stats.groups, stats.by),
-        );
-        return EXIT.ok;
-      };
-    }
+    const work = plan(values, rest, Date.now());
     const store = await openStore(values.config);
     if (typeof store === "number") return store;
     try {
