@@ -37,48 +37,99 @@ export async function scrape(reader: MetricReader): Promise<string> {
   return serialize(resourceMetrics);
 }
 
-/** Render collected metrics as Prometheus text. */
+/**
+ * Render collected metrics as Prometheus text. A name that more than one
+ * instrumentation scope reports is one family: its points carry an
+ * `otel_scope_name` label so their label sets stay apart. A scope whose
+ * metric has the name of another type is left out with a comment saying so.
+ */
 export function serialize(rm: ResourceMetrics): string {
-  let out = "";
-  const seen = new Set<string>();
+  const families = new Map<string, Family>();
+  const scopesOf = new Map<string, Set<string>>();
   for (const scope of rm.scopeMetrics) {
     for (const metric of scope.metrics) {
-      const { descriptor } = metric;
-      let name = sanitizeName(descriptor.name);
-      let type: "counter" | "gauge" | "histogram";
-      if (metric.dataPointType === DataPointType.SUM) {
-        type = metric.isMonotonic ? "counter" : "gauge";
-        if (type === "counter" && !name.endsWith("_total")) name += "_total";
-      } else if (metric.dataPointType === DataPointType.GAUGE) {
-        type = "gauge";
-      } else if (metric.dataPointType === DataPointType.HISTOGRAM) {
-        type = "histogram";
-      } else {
-        continue; // exponential histograms are not used here
+      const name = familyName(metric);
+      if (!name || metric.dataPoints.length === 0) continue;
+      let scopes = scopesOf.get(name);
+      if (!scopes) scopesOf.set(name, scopes = new Set());
+      scopes.add(scope.scope.name);
+    }
+  }
+  for (const scope of rm.scopeMetrics) {
+    for (const metric of scope.metrics) {
+      const name = familyName(metric);
+      if (!name || metric.dataPoints.length === 0) continue;
+      const type = typeOf(metric)!;
+      let family = families.get(name);
+      if (!family) {
+        const help = escapeHelp(metric.descriptor.description || metric.descriptor.name);
+        families.set(
+          name,
+          family = { type, lines: [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`] },
+        );
       }
-      if (seen.has(name) || metric.dataPoints.length === 0) continue;
-      seen.add(name);
-      out += `# HELP ${name} ${escapeHelp(descriptor.description || descriptor.name)}\n`;
-      out += `# TYPE ${name} ${type}\n`;
+      if (family.type !== type) {
+        family.lines.push(
+          `# ${name} from scope ${
+            JSON.stringify(scope.scope.name)
+          } left out: a ${type}, not a ${family.type}`,
+        );
+        continue;
+      }
+      const extra: Record<string, unknown> = scopesOf.get(name)!.size > 1
+        ? { otel_scope_name: scope.scope.name }
+        : {};
       for (const point of metric.dataPoints) {
-        const labels = point.attributes as Record<string, unknown>;
+        const labels = { ...(point.attributes as Record<string, unknown>), ...extra };
         if (type !== "histogram") {
-          out += `${name}${renderLabels(labels)} ${num(point.value as number)}\n`;
+          family.lines.push(`${name}${renderLabels(labels)} ${num(point.value as number)}`);
           continue;
         }
         const h = point.value as Histogram;
         let cumulative = 0;
         h.buckets.boundaries.forEach((bound, i) => {
           cumulative += h.buckets.counts[i];
-          out += `${name}_bucket${renderLabels(labels, ["le", num(bound)])} ${cumulative}\n`;
+          family!.lines.push(
+            `${name}_bucket${renderLabels(labels, ["le", num(bound)])} ${cumulative}`,
+          );
         });
-        out += `${name}_bucket${renderLabels(labels, ["le", "+Inf"])} ${h.count}\n`;
-        out += `${name}_sum${renderLabels(labels)} ${num(h.sum ?? 0)}\n`;
-        out += `${name}_count${renderLabels(labels)} ${h.count}\n`;
+        family.lines.push(`${name}_bucket${renderLabels(labels, ["le", "+Inf"])} ${h.count}`);
+        family.lines.push(`${name}_sum${renderLabels(labels)} ${num(h.sum ?? 0)}`);
+        family.lines.push(`${name}_count${renderLabels(labels)} ${h.count}`);
       }
     }
   }
+  let out = "";
+  for (const f of families.values()) out += f.lines.join("\n") + "\n";
   return out;
+}
+
+interface Family {
+  type: "counter" | "gauge" | "histogram";
+  lines: string[];
+}
+
+type Metric = ResourceMetrics["scopeMetrics"][number]["metrics"][number];
+
+function typeOf(metric: Metric): Family["type"] | undefined {
+  switch (metric.dataPointType) {
+    case DataPointType.SUM:
+      return metric.isMonotonic ? "counter" : "gauge";
+    case DataPointType.GAUGE:
+      return "gauge";
+    case DataPointType.HISTOGRAM:
+      return "histogram";
+    default:
+      return undefined; // exponential histograms are not used here
+  }
+}
+
+/** The exposition name (counters end in `_total`), or undefined for a type not exposed. */
+function familyName(metric: Metric): string | undefined {
+  const type = typeOf(metric);
+  if (!type) return undefined;
+  const name = sanitizeName(metric.descriptor.name);
+  return type === "counter" && !name.endsWith("_total") ? name + "_total" : name;
 }
 
 function sanitizeName(name: string): string {
