@@ -13,6 +13,7 @@
  */
 
 import { errorMessage } from "../errors.ts";
+import { expected, isObject, ShapeError } from "../wire_shape.ts";
 import { Buffer } from "node:buffer";
 import otlpRoot from "@opentelemetry/otlp-transformer/generated/root";
 
@@ -109,34 +110,28 @@ export function jsonResponse(rejected: number, error?: string): Record<string, u
     : {};
 }
 
-class Invalid extends Error {}
-
 function obj(v: unknown, path: string): Record<string, unknown> {
   if (v === undefined || v === null) return {};
-  if (typeof v !== "object" || Array.isArray(v) || v instanceof Uint8Array) {
-    throw new Invalid(`${path}: expected an object`);
-  }
-  return v as Record<string, unknown>;
+  if (!isObject(v) || v instanceof Uint8Array) expected(path, "an object", v);
+  return v;
 }
 
 function list(v: unknown, path: string): unknown[] {
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw new Invalid(`${path}: expected a list`);
+  if (!Array.isArray(v)) expected(path, "a list", v);
   return v;
 }
 
 function str(v: unknown, path: string): string {
   if (v === undefined || v === null) return "";
-  if (typeof v !== "string") throw new Invalid(`${path}: expected a string`);
+  if (typeof v !== "string") expected(path, "a string", v);
   return v;
 }
 
 function int(v: unknown, path: string): number {
   if (v === undefined || v === null) return 0;
   const n = typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isInteger(n)) {
-    throw new Invalid(`${path}: expected an integer`);
-  }
+  if (typeof n !== "number" || !Number.isInteger(n)) expected(path, "an integer", v);
   return n;
 }
 
@@ -154,7 +149,7 @@ function nanos(v: unknown, path: string): string {
   let n: bigint | undefined;
   if (typeof v === "number" && Number.isInteger(v) && v >= 0) n = BigInt(v);
   else if (typeof v === "string" && /^\d{1,20}$/.test(v)) n = BigInt(v);
-  if (n === undefined) throw new Invalid(`${path}: expected nanoseconds since the epoch`);
+  if (n === undefined) throw new ShapeError(`${path}: expected nanoseconds since the epoch`);
   if (n > NANOS_MAX) {
     const shown = typeof v === "string" ? JSON.stringify(v) : String(v);
     throw new OtlpError(`${path}: ${shown} is past 2^64-1 nanoseconds`);
@@ -168,7 +163,7 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"
 function id(v: unknown, bytes: number, path: string, optional = false): string {
   if (v === undefined || v === null || v === "" || (v instanceof Uint8Array && !v.length)) {
     if (optional) return "";
-    throw new Invalid(`${path}: missing`);
+    throw new ShapeError(`${path}: missing`);
   }
   let hex: string | undefined;
   if (v instanceof Uint8Array) hex = Array.from(v, (b) => HEX[b]).join("");
@@ -182,13 +177,13 @@ function id(v: unknown, bytes: number, path: string, optional = false): string {
     }
   }
   if (!hex || hex.length !== bytes * 2 || /^0+$/.test(hex)) {
-    throw new Invalid(`${path}: expected ${bytes} bytes as hex`);
+    throw new ShapeError(`${path}: expected ${bytes} bytes as hex`);
   }
   return hex;
 }
 
 function anyValue(v: unknown, path: string, depth = 0): unknown {
-  if (depth > 16) throw new Invalid(`${path}: nested too deep`);
+  if (depth > 16) throw new ShapeError(`${path}: nested too deep`);
   const o = obj(v, path);
   if ("stringValue" in o) return str(o.stringValue, `${path}.stringValue`);
   if ("boolValue" in o) return o.boolValue === true;
@@ -198,11 +193,11 @@ function anyValue(v: unknown, path: string, depth = 0): unknown {
     if (typeof n === "string" && /^-?\d{1,20}$/.test(n)) {
       return Number.isSafeInteger(Number(n)) ? Number(n) : n;
     }
-    throw new Invalid(`${path}.intValue: expected an integer`);
+    throw new ShapeError(`${path}.intValue: expected an integer`);
   }
   if ("doubleValue" in o) {
     const d = typeof o.doubleValue === "string" ? Number(o.doubleValue) : o.doubleValue;
-    if (typeof d !== "number") throw new Invalid(`${path}.doubleValue: expected a number`);
+    if (typeof d !== "number") throw new ShapeError(`${path}.doubleValue: expected a number`);
     return Number.isFinite(d) ? d : String(d);
   }
   if ("arrayValue" in o) {
@@ -282,7 +277,7 @@ function toSpans(value: unknown): DecodedSpans {
           // else that went wrong with one span rejects that span alone.
           if (err instanceof OtlpError) throw err;
           rejected++;
-          error ??= err instanceof Invalid ? err.message : `${p}: ${errorMessage(err)}`;
+          error ??= err instanceof ShapeError ? err.message : `${p}: ${errorMessage(err)}`;
         }
       });
     });

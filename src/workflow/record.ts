@@ -7,6 +7,8 @@
  * @module
  */
 
+import { expected, isObject, ShapeError } from "../wire_shape.ts";
+
 /** Token usage, on a run or in a node's `data.usage`. */
 export interface Usage {
   question_tokens?: number;
@@ -82,29 +84,11 @@ export const MAX_DEPTH = 64;
 
 const USAGE_KEYS = ["question_tokens", "prompt_tokens", "completion_tokens", "total_tokens"];
 
-class Invalid extends Error {}
-
-function fail(path: string, expected: string, got: unknown): never {
-  throw new Invalid(`${path}: expected ${expected}, got ${describe(got)}`);
-}
-
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  if (typeof v === "object") return "an object";
-  if (typeof v === "string") {
-    return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "..." : v);
-  }
-  return String(v);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 function optString(o: Record<string, unknown>, key: string, path: string): void {
   const v = o[key];
-  if (v !== undefined && v !== null && typeof v !== "string") fail(`${path}${key}`, "a string", v);
+  if (v !== undefined && v !== null && typeof v !== "string") {
+    expected(`${path}${key}`, "a string", v);
+  }
 }
 
 /** A point in time (epoch ms, not negative) or, with `span`, a duration (the platform writes -1 for "none"). */
@@ -112,17 +96,17 @@ function optTime(o: Record<string, unknown>, key: string, path: string, span = f
   const v = o[key];
   if (v === undefined || v === null) return;
   if (typeof v !== "number" || !Number.isFinite(v) || Math.abs(v) > 1e15 || (!span && v < 0)) {
-    fail(`${path}${key}`, span ? "a number of milliseconds" : "epoch milliseconds", v);
+    expected(`${path}${key}`, span ? "a number of milliseconds" : "epoch milliseconds", v);
   }
 }
 
 function optUsage(v: unknown, path: string, warnings: string[]): void {
   if (v === undefined || v === null) return;
-  if (!isObject(v)) fail(path, "an object", v);
+  if (!isObject(v)) expected(path, "an object", v);
   for (const k of USAGE_KEYS) {
     const n = v[k];
     if (n === undefined || n === null) continue;
-    if (typeof n !== "number" || !Number.isFinite(n)) fail(`${path}.${k}`, "a number", n);
+    if (typeof n !== "number" || !Number.isFinite(n)) expected(`${path}.${k}`, "a number", n);
     if (indexable(n, 0) === undefined) {
       warnings.push(
         `${path}.${k}: ${n} is outside 0..2^53-1; kept in the record, counted as 0 in usage`,
@@ -133,7 +117,7 @@ function optUsage(v: unknown, path: string, warnings: string[]): void {
 
 /** Throw when `v` nests deeper than {@linkcode MAX_DEPTH} (recursion stops there, so it is bounded). */
 function checkDepth(v: unknown, depth = 1): void {
-  if (depth > MAX_DEPTH) throw new Invalid(`record nests deeper than ${MAX_DEPTH} levels`);
+  if (depth > MAX_DEPTH) throw new ShapeError(`record nests deeper than ${MAX_DEPTH} levels`);
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const x = v[i];
@@ -148,10 +132,10 @@ function checkDepth(v: unknown, depth = 1): void {
 }
 
 function validateNode(n: unknown, path: string, warnings: string[]): void {
-  if (!isObject(n)) fail(path, "an object (a node log)", n);
+  if (!isObject(n)) expected(path, "an object (a node log)", n);
   const p = `${path}.`;
   if (typeof n.id !== "string" || n.id === "" || n.id.length > 128) {
-    fail(`${p}id`, "a non-empty string", n.id);
+    expected(`${p}id`, "a non-empty string", n.id);
   }
   for (const k of ["sid", "node_id", "node_type", "node_name"]) optString(n, k, p);
   for (const k of ["start_time", "end_time"]) optTime(n, k, p);
@@ -160,24 +144,24 @@ function validateNode(n: unknown, path: string, warnings: string[]): void {
   }
   const next = n.next_log_ids;
   if (next !== undefined && next !== null) {
-    if (!Array.isArray(next)) fail(`${p}next_log_ids`, "a list of node ids", next);
+    if (!Array.isArray(next)) expected(`${p}next_log_ids`, "a list of node ids", next);
     next.forEach((id, i) => {
-      if (typeof id !== "string") fail(`${p}next_log_ids[${i}]`, "a string", id);
+      if (typeof id !== "string") expected(`${p}next_log_ids[${i}]`, "a string", id);
     });
   }
   if (n.running_status !== undefined && n.running_status !== null) {
     if (typeof n.running_status !== "boolean") {
-      fail(`${p}running_status`, "true or false", n.running_status);
+      expected(`${p}running_status`, "true or false", n.running_status);
     }
   }
   if (n.logs !== undefined && n.logs !== null) {
-    if (!Array.isArray(n.logs)) fail(`${p}logs`, "a list of strings", n.logs);
+    if (!Array.isArray(n.logs)) expected(`${p}logs`, "a list of strings", n.logs);
     n.logs.forEach((l, i) => {
-      if (typeof l !== "string") fail(`${p}logs[${i}]`, "a string", l);
+      if (typeof l !== "string") expected(`${p}logs[${i}]`, "a string", l);
     });
   }
   if (n.data !== undefined && n.data !== null) {
-    if (!isObject(n.data)) fail(`${p}data`, "an object", n.data);
+    if (!isObject(n.data)) expected(`${p}data`, "an object", n.data);
     optUsage(n.data.usage, `${p}data.usage`, warnings);
   }
 }
@@ -198,23 +182,23 @@ function validateNode(n: unknown, path: string, warnings: string[]): void {
 export function validateRecord(value: unknown): ValidateRecordResult {
   const warnings: string[] = [];
   try {
-    if (!isObject(value)) fail("record", "an object", value);
+    if (!isObject(value)) expected("record", "an object", value);
     checkDepth(value);
-    if (typeof value.sid !== "string") fail("sid", "a string", value.sid);
+    if (typeof value.sid !== "string") expected("sid", "a string", value.sid);
     if (!SID_PATTERN.test(value.sid)) {
-      fail("sid", "letters, digits and _.:@- (at most 128)", value.sid);
+      expected("sid", "letters, digits and _.:@- (at most 128)", value.sid);
     }
     for (const k of ["app_id", "uid", "chat_id", "question", "answer", "version"]) {
       optString(value, k, "");
     }
-    if (value.start_time === undefined) fail("start_time", "epoch milliseconds", undefined);
+    if (value.start_time === undefined) expected("start_time", "epoch milliseconds", undefined);
     for (const k of ["start_time", "end_time"]) optTime(value, k, "");
     for (const k of ["duration", "first_frame_duration"]) optTime(value, k, "", true);
     if (value.status !== undefined && value.status !== null) {
-      if (!isObject(value.status)) fail("status", "an object {code, message}", value.status);
+      if (!isObject(value.status)) expected("status", "an object {code, message}", value.status);
       const code = value.status.code;
       if (code !== undefined && code !== null && !Number.isInteger(code)) {
-        fail("status.code", "an integer", code);
+        expected("status.code", "an integer", code);
       }
       if (typeof code === "number" && indexable(code) === undefined) {
         warnings.push(
@@ -228,12 +212,12 @@ export function validateRecord(value: unknown): ValidateRecordResult {
     optUsage(value.usage, "usage", warnings);
     const trace = value.trace;
     if (trace !== undefined && trace !== null) {
-      if (!Array.isArray(trace)) fail("trace", "a list of node logs", trace);
+      if (!Array.isArray(trace)) expected("trace", "a list of node logs", trace);
       trace.forEach((n, i) => validateNode(n, `trace[${i}]`, warnings));
     }
     return { ok: true, record: value as WorkflowRecord, warnings };
   } catch (err) {
-    if (err instanceof Invalid) return { ok: false, error: err.message };
+    if (err instanceof ShapeError) return { ok: false, error: err.message };
     throw err;
   }
 }
