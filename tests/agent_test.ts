@@ -221,7 +221,12 @@ Deno.test("probe history outlives a restart: ?since= reads it from the store", a
   );
   const first = await spawnAgent({ config: file });
   try {
-    await new Promise((r) => setTimeout(r, 1100));
+    // Runs reach the store in batches: wait until four are there.
+    for (let stored = 0; stored < 4;) {
+      const page = await (await first.fetch("/api/v1/probes/db?since=1h&limit=1000")).json();
+      stored = page.history.length;
+      if (stored < 4) await new Promise((r) => setTimeout(r, 50));
+    }
     first.kill("SIGTERM");
     assert.equal((await first.exit()).code, 0);
   } finally {

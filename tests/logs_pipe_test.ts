@@ -91,8 +91,8 @@ Deno.test("logs pipe killed with SIGKILL leaves whole lines and loses at most th
   const writer = child.stdin.getWriter();
   const settled = 3000;
   await writer.write(encoder.encode(jsonLines(0, settled)));
-  await waitFor("the first lines on disk", async () => (await fileSize(path)) > 0);
-  await new Promise((resolve) => setTimeout(resolve, 300)); // more than one flush window
+  const settledBytes = encoder.encode(jsonLines(0, settled)).length;
+  await waitFor("the settled lines on disk", async () => (await fileSize(path)) === settledBytes);
   await writer.write(encoder.encode(jsonLines(settled, settled + 3000)));
   child.kill("SIGKILL");
   await child.output();
@@ -114,7 +114,8 @@ Deno.test("logs pipe reopens its file on SIGHUP after it was moved", async () =>
   await waitFor("the first lines on disk", async () => (await fileSize(path)) === first.length);
   await Deno.rename(path, `${path}.moved`);
   child.kill("SIGHUP");
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // The reopen creates the new file at once (as nginx does): then it was handled.
+  await waitFor("the file created again", async () => (await fileSize(path)) === 0);
   await writer.write(encoder.encode(jsonLines(1000, 1100)));
   await waitFor("a new file before EOF", async () => (await fileSize(path)) > 0);
   await writer.close();

@@ -308,11 +308,22 @@ export class RotatingFileSink implements LogSink {
     while (this.#writing) await this.#writing;
   }
 
-  /** Reopen the file by name (SIGHUP, after logrotate moved it); buffered lines go to the new file. */
+  /**
+   * Reopen the file by name (SIGHUP, after logrotate moved it): the new file
+   * is created at once, as nginx does, and buffered lines go to it.
+   */
   async reopen(): Promise<void> {
     this.#reopenWanted = true;
     await this.flush();
-    if (this.#reopenWanted && !this.#writing) this.#reopenNow();
+    if (this.#reopenWanted && !this.#writing && !this.#closed) {
+      this.#reopenNow();
+      // Open through the writer's slot, so no batch writes meanwhile.
+      this.#writing = this.#open().catch((err) => this.#fail(err)).finally(() => {
+        this.#writing = null;
+        if (this.#queue.length) this.#kick();
+      });
+      await this.#writing;
+    }
   }
 
   /** Flush, wait for background compression, and release the file. Later lines are dropped. */

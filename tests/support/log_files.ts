@@ -26,7 +26,17 @@ export async function readLogFiles(path: string): Promise<LogFile[]> {
   }
   const age = (f: { index: number }) => f.index === 0 ? -1 : f.index;
   found.sort((a, b) => age(b) - age(a));
-  return await Promise.all(found.map(async (f) => ({ ...f, text: await readText(f.path) })));
+  // A file listed may be gone by the time it is read (rotation or pruning
+  // running meanwhile): it is left out, as a later listing would.
+  const read = await Promise.all(found.map(async (f) => {
+    try {
+      return { ...f, text: await readText(f.path) };
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw err;
+    }
+  }));
+  return read.filter((f): f is LogFile => f !== undefined);
 }
 
 /** A file's text; `.gz` files are decompressed. */
