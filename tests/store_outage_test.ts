@@ -54,6 +54,7 @@ serverTest(
       const perBatch = 50;
       const batches = total / perBatch;
       let spooled = 0;
+      const answers: unknown[] = [];
       const outageTimes: number[] = [];
       const outageMs = 6_000;
       const post = async (b: number) => {
@@ -66,6 +67,7 @@ serverTest(
           headers: { "Content-Type": "application/json" },
           body: JSON.stringify(runs),
         });
+        answers[b] = res.json;
         assert.equal(res.status, 202, res.text);
         assert.equal(res.json.accepted, perBatch);
         spooled += res.json.spooled;
@@ -111,6 +113,17 @@ serverTest(
         eb.fn.countAll().as("n"),
         eb.fn.count("sid").distinct().as("d"),
       ]).where("sid", "like", "outage-%").executeTakeFirstOrThrow();
+      const letters = await api.store.deadLetters.list();
+      assert.deepEqual(letters.map((l) => l.error), [], "nothing dead-lettered");
+      if (Number(runs.n) !== total) {
+        const have = new Set(
+          (await db.selectFrom("runs").select("sid").where("sid", "like", "outage-%").execute())
+            .map((r) => r.sid),
+        );
+        const missing = new Set<number>();
+        for (let i = 0; i < total; i++) if (!have.has(`outage-${i}`)) missing.add(Math.floor(i / perBatch));
+        console.log("missing batches", [...missing], "answers", JSON.stringify(answers.filter((_, b) => missing.has(b))));
+      }
       assert.equal(Number(runs.n), total);
       assert.equal(Number(runs.d), total);
       const nodes = await db.selectFrom("nodes").select((eb) => eb.fn.countAll().as("n"))

@@ -17,6 +17,8 @@ import { smallRun } from "./fixtures/workflow.ts";
 import { openTestStore } from "./fixtures/store.ts";
 import { StoreUnavailableError } from "../src/store/store.ts";
 import { keepRunning } from "../src/uncaught.ts";
+import { openPostgres } from "../src/store/postgres/backend.ts";
+import { sql } from "kysely";
 import { cli, spawnAgent, tempDir } from "./support/agent.ts";
 
 const pg = locatePostgres();
@@ -269,6 +271,26 @@ serverTest(
     } finally {
       agent.kill("SIGTERM");
       assert.equal((await agent.exit()).code, 0);
+    }
+  },
+);
+
+serverTest(
+  "a COMMIT that finds no transaction (the driver reconnected under it) marks the write as lost",
+  pg,
+  async (source) => {
+    await using db = await testDatabase(source);
+    const backend = await openPostgres(db.url);
+    try {
+      const guard = backend.transactionGuard!();
+      await sql`SELECT 1`.execute(backend.db);
+      assert.equal(guard.lost(), false);
+      // What the statements after a reconnect do: COMMIT on a session with no transaction.
+      await sql`COMMIT`.execute(backend.db);
+      assert.equal(guard.lost(), true);
+      assert.equal(backend.transactionGuard!().lost(), false, "a new guard starts clean");
+    } finally {
+      await backend.close();
     }
   },
 );

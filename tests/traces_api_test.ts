@@ -35,22 +35,28 @@ Deno.test("a posted record is answered 202 and reads back field for field over H
   assertSameRecord(full.record, chat);
 });
 
-Deno.test("arrays and NDJSON are taken; a bad record is named and the good ones stored", async () => {
+Deno.test("arrays and NDJSON are taken; a record without a valid sid is named, a surprise is kept and named", async () => {
   await using api = await serveTraces();
   const good = [smallRun(1, { sid: newSid() }), smallRun(2, { sid: newSid() })];
-  const bad = { ...smallRun(3), sid: newSid(), usage: { total_tokens: "many" } };
+  const odd = { ...smallRun(3), sid: newSid(), usage: { total_tokens: "many" } };
+  const bad = { ...smallRun(6), sid: "no/slashes" };
   const res = await api.fetch("/api/v1/traces", {
     method: "POST",
     headers: json,
-    body: JSON.stringify([good[0], bad, good[1]]),
+    body: JSON.stringify([good[0], odd, bad, good[1]]),
   });
   assert.equal(res.status, 202);
   const body = await res.json();
-  assert.equal(body.accepted, 2);
+  assert.equal(body.accepted, 3);
   assert.deepEqual(body.errors, [{
+    index: 2,
+    sid: "no/slashes",
+    error: 'sid: expected letters, digits and _.:@- (at most 128), got "no/slashes"',
+  }]);
+  assert.deepEqual(body.warnings, [{
     index: 1,
-    sid: bad.sid,
-    error: 'usage.total_tokens: expected a number, got "many"',
+    sid: odd.sid,
+    warning: 'usage.total_tokens: expected a number, got "many"; kept as given',
   }]);
 
   const lines = [smallRun(4, { sid: newSid() }), smallRun(5, { sid: newSid() })]
@@ -66,7 +72,7 @@ Deno.test("arrays and NDJSON are taken; a bad record is named and the good ones 
   assert.equal(ndBody.errors[0].index, 1);
   assert.match(ndBody.errors[0].error, /^invalid JSON/);
   const list = await (await api.fetch("/api/v1/traces?limit=10")).json();
-  assert.equal(list.runs.length, 4);
+  assert.equal(list.runs.length, 5);
 });
 
 Deno.test("the list route filters and pages with a cursor", async () => {

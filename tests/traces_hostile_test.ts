@@ -42,12 +42,6 @@ Deno.test("hostile input gets the right 4xx, stores nothing, and the server keep
       message: /^sid: expected a string, got 42$/,
     },
     {
-      name: "text for start_time",
-      body: valid.replace(/"start_time":\d+/, '"start_time":"明天"'),
-      status: 400,
-      message: /^start_time: expected epoch milliseconds, got "明天"$/,
-    },
-    {
       name: "a sid with ../",
       body: valid.replace(/"sid":"[^"]+"/, '"sid":"../../etc/passwd"'),
       status: 400,
@@ -107,7 +101,7 @@ Deno.test("hostile input gets the right 4xx, stores nothing, and the server keep
     { name: "no token", body: valid, auth: false, status: 401, message: /Bearer/ },
     {
       name: "a batch of only bad records",
-      body: `[1, {"sid": "ok1"}]`,
+      body: `[1, {"sid": "../ok1"}]`,
       status: 400,
       message: /^record 0: record: expected an object.*\(and 1 more\)$/,
     },

@@ -47,6 +47,13 @@ export interface StoreBackend {
    * refuses this data (the record goes to the dead-letter file).
    */
   classify(err: unknown): StoreFailure;
+  /**
+   * Watch one write transaction: `lost()` is true when, by its end, the
+   * database had seen a COMMIT with no transaction open: the session died
+   * and the driver reconnected under the transaction, so what it wrote
+   * before may be gone. Absent where a session cannot be replaced (SQLite).
+   */
+  transactionGuard?(): { lost(): boolean };
   /** A cheap round trip; rejects when the database cannot be reached. */
   ping(): Promise<void>;
   /** Release every connection. */

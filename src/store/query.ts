@@ -265,7 +265,7 @@ export async function getRun(
       idx: n(row.idx),
       start_time: n(row.start_time),
       record: row.record,
-      next: (JSON.parse(row.record) as NodeLog).next_log_ids ?? [],
+      next: nextIds((JSON.parse(row.record) as NodeLog | null)?.next_log_ids),
     }));
     records = executionOrder(parsed, (x) => x.next)
       .slice(page.offset, page.offset + page.limit).map((x) => x.record);
@@ -286,6 +286,11 @@ export async function getRun(
     spans_total: n(spanCount.n),
     blobs: blobs.map((b) => b.hash),
   };
+}
+
+/** A node's `next_log_ids` as ids (anything else in it is not an edge). */
+function nextIds(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((id): id is string => typeof id === "string") : [];
 }
 
 /** Nearest-rank percentile of sorted numbers (what `percentile_disc` answers). */

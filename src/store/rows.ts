@@ -11,9 +11,11 @@ import {
   INDEX_MAX,
   indexable,
   type NodeLog,
+  spanValue,
   type Usage,
   type WorkflowRecord,
 } from "../workflow/record.ts";
+import { isObject } from "../wire_shape.ts";
 
 /** The rows one run becomes. */
 export interface RunRows {
@@ -21,7 +23,11 @@ export interface RunRows {
   nodes: NodesTable[];
 }
 
-const num = (v: unknown, fallback = 0): number => indexable(v) ?? fallback;
+// A record's fields may hold anything (validation keeps surprises as given):
+// what is indexed is read defensively, with defaults.
+const num = (v: unknown, fallback = 0): number => indexable(spanValue(v)) ?? fallback;
+/** A string field as indexed: "" unless it is a string; NUL removed. */
+const text = (v: unknown): string => typeof v === "string" ? noNul(v) : "";
 /** A token count as indexed: out of `0..2^53-1` counts as 0 (the record keeps it). */
 const tokens = (v: unknown): number => indexable(v, 0) ?? 0;
 
@@ -33,10 +39,11 @@ export function noNul(text: string): string {
 /** A node's type: `node_type`, else the family before `:` in `node_id` (`llm::abc` -> `llm`). */
 export function nodeType(n: NodeLog): string {
   if (typeof n.node_type === "string" && n.node_type) return noNul(n.node_type);
-  return noNul((n.node_id ?? "").split(":")[0]);
+  return text(n.node_id).split(":")[0];
 }
 
-function usageOf(u: Usage | undefined): Required<Usage> {
+function usageOf(value: unknown): Required<Usage> {
+  const u = isObject(value) ? value as Usage : undefined;
   return {
     question_tokens: tokens(u?.question_tokens),
     prompt_tokens: tokens(u?.prompt_tokens),
@@ -58,15 +65,17 @@ export function toRows(record: WorkflowRecord, now: number): RunRows {
   // the nodes live in their own rows and are put back on reading.
   const rest: Record<string, unknown> = { ...record };
   if (Array.isArray(trace)) rest.trace = [];
-  const nodes: NodesTable[] = (trace ?? []).map((n, idx) => {
-    const usage = usageOf(n.data?.usage);
+  const list: unknown[] = Array.isArray(trace) ? trace : [];
+  const nodes: NodesTable[] = list.map((value, idx) => {
+    const n = (isObject(value) ? value : {}) as NodeLog;
+    const usage = usageOf(isObject(n.data) ? n.data.usage : undefined);
     const start = num(n.start_time);
     const end = num(n.end_time, start + num(n.duration));
     return {
       sid: record.sid,
       idx,
-      id: noNul(n.id),
-      node_id: noNul(n.node_id ?? ""),
+      id: text(n.id),
+      node_id: text(n.node_id),
       node_type: nodeType(n),
       start_time: start,
       end_time: end,
@@ -76,11 +85,14 @@ export function toRows(record: WorkflowRecord, now: number): RunRows {
       completion_tokens: usage.completion_tokens,
       total_tokens: usage.total_tokens,
       ord: idx,
-      record: JSON.stringify(n),
+      record: JSON.stringify(value),
     };
   });
   // Execution order is decided once, here, so a run reads back page by page.
-  const order = executionOrder(nodes, (x) => trace![x.idx].next_log_ids ?? []);
+  const order = executionOrder(nodes, (x) => {
+    const next = (list[x.idx] as NodeLog | undefined)?.next_log_ids;
+    return Array.isArray(next) ? next.filter((id) => typeof id === "string") : [];
+  });
   order.forEach((x, position) => x.ord = position);
   let usage = usageOf(record.usage);
   if (!record.usage) {
@@ -91,9 +103,11 @@ export function toRows(record: WorkflowRecord, now: number): RunRows {
       total_tokens: Math.min(INDEX_MAX, sum.total_tokens + n.total_tokens),
     }), usage);
   }
-  const start = num(record.start_time);
+  // A run without a usable start time is placed when it was received, so it
+  // lists with today's runs and retention treats it as new.
+  const start = indexable(record.start_time, 0) ?? now;
   const end = num(record.end_time, start + num(record.duration));
-  const code = record.status?.code;
+  const code = isObject(record.status) ? record.status.code : undefined;
   // An out-of-range code stays an error code: indexed as the nearest in range.
   const statusCode = typeof code === "number" && Number.isFinite(code)
     ? Math.max(-INDEX_MAX, Math.min(INDEX_MAX, Math.round(code)))
@@ -109,9 +123,9 @@ export function toRows(record: WorkflowRecord, now: number): RunRows {
   return {
     run: {
       sid: record.sid,
-      app_id: noNul(record.app_id ?? ""),
-      uid: noNul(record.uid ?? ""),
-      chat_id: noNul(record.chat_id ?? ""),
+      app_id: text(record.app_id),
+      uid: text(record.uid),
+      chat_id: text(record.chat_id),
       status_code: statusCode,
       is_error: statusCode !== 0 || nodes.some((n) => n.ok === 0) ? 1 : 0,
       start_time: start,
@@ -120,7 +134,7 @@ export function toRows(record: WorkflowRecord, now: number): RunRows {
       first_frame_duration: firstFrame,
       ...usage,
       node_count: nodes.length,
-      question: noNul((record.question ?? "").slice(0, 1024)),
+      question: text(record.question).slice(0, 1024),
       size_bytes: json.length + nodes.reduce((s, n) => s + n.record.length, 0),
       ingested_at: now,
       record: json,

@@ -100,6 +100,7 @@ export async function writeBatch(
   for (const s of batch.spans) spanByKey.set(`${s.trace_id}/${s.span_id}`, s);
   const spans = [...spanByKey.values()];
   const max = backend.capabilities.maxParameters;
+  const guard = backend.transactionGuard?.();
   await backend.db.transaction().execute(async (trx) => {
     for (const sids of chunks(runs.map((r) => r.rows.run.sid), 500)) {
       await trx.deleteFrom("nodes").where("sid", "in", sids).execute();
@@ -145,4 +146,10 @@ export async function writeBatch(
         .execute();
     }
   });
+  if (guard?.lost()) {
+    // Written again from the queue or the spool: runs replace by sid, spans by id.
+    throw Object.assign(new Error("the database session was lost during the transaction"), {
+      code: "CONNECTION_CLOSED",
+    });
+  }
 }

@@ -1,13 +1,20 @@
 /**
  * The platform's workflow record ("WorkflowLog" with its "NodeLog"s, see
- * `reference/astron-facts.md`) and its validation. Validation checks the
- * types of the fields the store reads and leaves every other field alone, so
- * whatever the platform adds later is kept as it came.
+ * `reference/astron-facts.md`) and its validation. A record is refused only
+ * when it cannot be identified (no valid `sid`) or stored safely (not an
+ * object, nested past {@linkcode MAX_DEPTH}); any other surprise in a field
+ * the store reads is kept as given, indexed as a default, and named in a
+ * warning. Every field the store does not read is kept as it came.
+ *
+ * Shapes the platform's own code writes are not surprises: a node's
+ * `duration` as `[0]` (its `NodeLog` default, a tuple, for a node that never
+ * ended), a float `first_frame_duration` of `-1.0`, extra fields such as
+ * `flow_id` and `bot_id`, OSS links in place of large strings.
  *
  * @module
  */
 
-import { expected, isObject, ShapeError } from "../wire_shape.ts";
+import { describe, expected, isObject, ShapeError } from "../wire_shape.ts";
 
 /** Token usage, on a run or in a node's `data.usage`. */
 export interface Usage {
@@ -27,7 +34,8 @@ export interface NodeLog {
   next_log_ids?: string[];
   start_time?: number;
   end_time?: number;
-  duration?: number;
+  /** Milliseconds; `[0]` (a one-element list) for a node that never ended. */
+  duration?: number | number[];
   running_status?: boolean;
   data?: { input?: unknown; output?: unknown; config?: unknown; usage?: Usage };
   logs?: string[];
@@ -84,35 +92,59 @@ export const MAX_DEPTH = 64;
 
 const USAGE_KEYS = ["question_tokens", "prompt_tokens", "completion_tokens", "total_tokens"];
 
-function optString(o: Record<string, unknown>, key: string, path: string): void {
-  const v = o[key];
-  if (v !== undefined && v !== null && typeof v !== "string") {
-    expected(`${path}${key}`, "a string", v);
-  }
-}
+/** Collects what is kept as given but not indexed as sent. */
+class Surprises {
+  readonly list: string[] = [];
 
-/** A point in time (epoch ms, not negative) or, with `span`, a duration (the platform writes -1 for "none"). */
-function optTime(o: Record<string, unknown>, key: string, path: string, span = false): void {
-  const v = o[key];
-  if (v === undefined || v === null) return;
-  if (typeof v !== "number" || !Number.isFinite(v) || Math.abs(v) > 1e15 || (!span && v < 0)) {
-    expected(`${path}${key}`, span ? "a number of milliseconds" : "epoch milliseconds", v);
+  /** Note `path: expected WHAT, got V; kept as given`. */
+  add(path: string, what: string, got: unknown): void {
+    this.list.push(`${path}: expected ${what}, got ${describe(got)}; kept as given`);
   }
-}
 
-function optUsage(v: unknown, path: string, warnings: string[]): void {
-  if (v === undefined || v === null) return;
-  if (!isObject(v)) expected(path, "an object", v);
-  for (const k of USAGE_KEYS) {
-    const n = v[k];
-    if (n === undefined || n === null) continue;
-    if (typeof n !== "number" || !Number.isFinite(n)) expected(`${path}.${k}`, "a number", n);
-    if (indexable(n, 0) === undefined) {
-      warnings.push(
-        `${path}.${k}: ${n} is outside 0..2^53-1; kept in the record, counted as 0 in usage`,
-      );
+  string(o: Record<string, unknown>, key: string, path: string): void {
+    const v = o[key];
+    if (v !== undefined && v !== null && typeof v !== "string") this.add(path + key, "a string", v);
+  }
+
+  /** A point in time (epoch ms, not negative) or, with `span`, a duration (-1 means "none"). */
+  time(o: Record<string, unknown>, key: string, path: string, span = false): void {
+    const v = spanValue(o[key]);
+    if (v === undefined || v === null) return;
+    if (typeof v !== "number" || !Number.isFinite(v) || Math.abs(v) > 1e15 || (!span && v < 0)) {
+      this.add(path + key, span ? "a number of milliseconds" : "epoch milliseconds", o[key]);
     }
   }
+
+  usage(v: unknown, path: string): void {
+    if (v === undefined || v === null) return;
+    if (!isObject(v)) return this.add(path, "an object", v);
+    for (const k of USAGE_KEYS) {
+      const n = v[k];
+      if (n === undefined || n === null) continue;
+      if (typeof n !== "number" || !Number.isFinite(n)) this.add(`${path}.${k}`, "a number", n);
+      else if (indexable(n, 0) === undefined) {
+        this.list.push(
+          `${path}.${k}: ${n} is outside 0..2^53-1; kept in the record, counted as 0 in usage`,
+        );
+      }
+    }
+  }
+
+  strings(v: unknown, path: string, what: string): void {
+    if (v === undefined || v === null) return;
+    if (!Array.isArray(v)) return this.add(path, what, v);
+    v.forEach((x, i) => {
+      if (typeof x !== "string") this.add(`${path}[${i}]`, "a string", x);
+    });
+  }
+}
+
+/**
+ * A duration as the platform writes it: a number, or the one-element list
+ * `NodeLog` defaults to (`(0,)` in Python). Anything else comes back as is.
+ */
+export function spanValue(v: unknown): unknown {
+  return Array.isArray(v) && v.length === 1 && typeof v[0] === "number" ? v[0] : v;
 }
 
 /** Throw when `v` nests deeper than {@linkcode MAX_DEPTH} (recursion stops there, so it is bounded). */
@@ -131,56 +163,47 @@ function checkDepth(v: unknown, depth = 1): void {
   }
 }
 
-function validateNode(n: unknown, path: string, warnings: string[]): void {
-  if (!isObject(n)) expected(path, "an object (a node log)", n);
+function inspectNode(n: unknown, path: string, s: Surprises): void {
+  if (!isObject(n)) return s.add(path, "an object (a node log)", n);
   const p = `${path}.`;
   if (typeof n.id !== "string" || n.id === "" || n.id.length > 128) {
-    expected(`${p}id`, "a non-empty string", n.id);
+    s.add(`${p}id`, "a non-empty string of at most 128 characters", n.id);
   }
-  for (const k of ["sid", "node_id", "node_type", "node_name"]) optString(n, k, p);
-  for (const k of ["start_time", "end_time"]) optTime(n, k, p);
+  for (const k of ["sid", "node_id", "node_type", "node_name"]) s.string(n, k, p);
+  for (const k of ["start_time", "end_time"]) s.time(n, k, p);
   for (const k of ["duration", "first_frame_duration", "node_first_cost_time"]) {
-    optTime(n, k, p, true);
+    s.time(n, k, p, true);
   }
-  const next = n.next_log_ids;
-  if (next !== undefined && next !== null) {
-    if (!Array.isArray(next)) expected(`${p}next_log_ids`, "a list of node ids", next);
-    next.forEach((id, i) => {
-      if (typeof id !== "string") expected(`${p}next_log_ids[${i}]`, "a string", id);
-    });
-  }
+  s.strings(n.next_log_ids, `${p}next_log_ids`, "a list of node ids");
   if (n.running_status !== undefined && n.running_status !== null) {
     if (typeof n.running_status !== "boolean") {
-      expected(`${p}running_status`, "true or false", n.running_status);
+      s.add(`${p}running_status`, "true or false", n.running_status);
     }
   }
-  if (n.logs !== undefined && n.logs !== null) {
-    if (!Array.isArray(n.logs)) expected(`${p}logs`, "a list of strings", n.logs);
-    n.logs.forEach((l, i) => {
-      if (typeof l !== "string") expected(`${p}logs[${i}]`, "a string", l);
-    });
-  }
+  s.strings(n.logs, `${p}logs`, "a list of strings");
   if (n.data !== undefined && n.data !== null) {
-    if (!isObject(n.data)) expected(`${p}data`, "an object", n.data);
-    optUsage(n.data.usage, `${p}data.usage`, warnings);
+    if (!isObject(n.data)) s.add(`${p}data`, "an object", n.data);
+    else s.usage(n.data.usage, `${p}data.usage`);
   }
 }
 
 /**
- * Check one record's shape: `sid` (the platform's id, never a path),
- * `start_time` in epoch ms, the types of the fields the store indexes, each
- * node log of `trace`; no deeper than {@linkcode MAX_DEPTH} levels.
+ * Check one record: refused only without a valid `sid` (the platform's id,
+ * never a path), when it is not an object, or when it nests deeper than
+ * {@linkcode MAX_DEPTH} levels. Surprises in the fields the store reads are
+ * kept as given and named in `warnings`
+ * (`trace[2].start_time: expected epoch milliseconds, got "soon"; kept as given`).
  *
- * @returns the record, typed, or the first problem naming its path
- *   (`trace[2].start_time: expected a number of milliseconds, got "soon"`).
+ * @returns the record, typed, with its warnings; or why it is refused.
  * @example
  * ```ts
- * const r = validateRecord(JSON.parse(line));
+ * import { validateRecord } from "./record.ts";
+ * const r = validateRecord(JSON.parse('{"sid":"spf1@hf1","start_time":1}'));
  * if (!r.ok) console.error(r.error);
  * ```
  */
 export function validateRecord(value: unknown): ValidateRecordResult {
-  const warnings: string[] = [];
+  const s = new Surprises();
   try {
     if (!isObject(value)) expected("record", "an object", value);
     checkDepth(value);
@@ -188,36 +211,37 @@ export function validateRecord(value: unknown): ValidateRecordResult {
     if (!SID_PATTERN.test(value.sid)) {
       expected("sid", "letters, digits and _.:@- (at most 128)", value.sid);
     }
-    for (const k of ["app_id", "uid", "chat_id", "question", "answer", "version"]) {
-      optString(value, k, "");
-    }
-    if (value.start_time === undefined) expected("start_time", "epoch milliseconds", undefined);
-    for (const k of ["start_time", "end_time"]) optTime(value, k, "");
-    for (const k of ["duration", "first_frame_duration"]) optTime(value, k, "", true);
-    if (value.status !== undefined && value.status !== null) {
-      if (!isObject(value.status)) expected("status", "an object {code, message}", value.status);
+  } catch (err) {
+    if (err instanceof ShapeError) return { ok: false, error: err.message };
+    throw err;
+  }
+  for (const k of ["app_id", "uid", "chat_id", "question", "answer", "version"]) {
+    s.string(value, k, "");
+  }
+  if (value.start_time === undefined) s.add("start_time", "epoch milliseconds", undefined);
+  for (const k of ["start_time", "end_time"]) s.time(value, k, "");
+  for (const k of ["duration", "first_frame_duration"]) s.time(value, k, "", true);
+  if (value.status !== undefined && value.status !== null) {
+    if (!isObject(value.status)) s.add("status", "an object {code, message}", value.status);
+    else {
       const code = value.status.code;
       if (code !== undefined && code !== null && !Number.isInteger(code)) {
-        expected("status.code", "an integer", code);
-      }
-      if (typeof code === "number" && indexable(code) === undefined) {
-        warnings.push(
+        s.add("status.code", "an integer", code);
+      } else if (typeof code === "number" && indexable(code) === undefined) {
+        s.list.push(
           `status.code: ${code} is outside ±(2^53-1); kept in the record, indexed as ${
             code > 0 ? "" : "-"
           }2^53-1`,
         );
       }
-      optString(value.status, "message", "status.");
+      s.string(value.status, "message", "status.");
     }
-    optUsage(value.usage, "usage", warnings);
-    const trace = value.trace;
-    if (trace !== undefined && trace !== null) {
-      if (!Array.isArray(trace)) expected("trace", "a list of node logs", trace);
-      trace.forEach((n, i) => validateNode(n, `trace[${i}]`, warnings));
-    }
-    return { ok: true, record: value as WorkflowRecord, warnings };
-  } catch (err) {
-    if (err instanceof ShapeError) return { ok: false, error: err.message };
-    throw err;
   }
+  s.usage(value.usage, "usage");
+  const trace = value.trace;
+  if (trace !== undefined && trace !== null) {
+    if (!Array.isArray(trace)) s.add("trace", "a list of node logs", trace);
+    else trace.forEach((n, i) => inspectNode(n, `trace[${i}]`, s));
+  }
+  return { ok: true, record: value as WorkflowRecord, warnings: s.list };
 }

@@ -31,6 +31,13 @@ const UNAVAILABLE = new Set([
   "53300", // too_many_connections
 ]);
 
+/**
+ * SQLSTATE classes a record's own data causes: data exceptions (22: a
+ * value its column cannot hold), integrity constraints (23), program limits
+ * (54: a row or index entry too large), and exceptions raised by triggers (P0).
+ */
+const REFUSED_CLASSES = new Set(["22", "23", "54", "P0"]);
+
 /** SQLSTATEs and socket codes that mean "no room to write". */
 const FULL = new Set([
   "53100", // disk_full
@@ -85,13 +92,20 @@ export interface PostgresOptions {
  * the first query tells.
  */
 export function openPostgres(url: string, options: PostgresOptions = {}): Promise<StoreBackend> {
+  // postgres.js reconnects a reserved connection whose session died and runs
+  // the rest of a transaction's statements there, COMMIT included: the
+  // server then warns that no transaction is in progress. Counted here.
+  let commitsWithoutTransaction = 0;
   const client = postgres(url, {
     max: options.max ?? 10,
     connect_timeout: options.connectTimeout ?? 5,
     // Reconnect soon after an outage (the default backs off to 20 s).
     backoff: (retries: number) => Math.min(0.1 * 2 ** retries, 2),
     idle_timeout: 60,
-    onnotice: () => {},
+    // "there is no transaction in progress" on a COMMIT: see transactionGuard.
+    onnotice: (notice: { code?: string }) => {
+      if (notice.code === "25P01") commitsWithoutTransaction++;
+    },
     types: {
       bigint: {
         to: 20,
@@ -133,9 +147,16 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Promis
     },
     classify(err) {
       const code = String((err as { code?: unknown })?.code ?? "");
-      if (UNAVAILABLE.has(code) || code.startsWith("08")) return "unavailable";
       if (FULL.has(code)) return "full";
-      return "refused";
+      // Refused only for what a record's own data causes; anything else
+      // (a connection error, a restart, a deadlock) is tried again later.
+      return REFUSED_CLASSES.has(code.slice(0, 2)) && !UNAVAILABLE.has(code)
+        ? "refused"
+        : "unavailable";
+    },
+    transactionGuard() {
+      const at = commitsWithoutTransaction;
+      return { lost: () => commitsWithoutTransaction !== at };
     },
     async ping() {
       // A query sent while the server is down waits in postgres.js, retrying

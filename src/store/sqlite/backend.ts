@@ -12,13 +12,12 @@ import { Kysely, type SqliteDatabase, SqliteDialect, type SqliteStatement } from
 import type { Database } from "../schema.ts";
 import type { StoreBackend } from "../backend.ts";
 
-/** SQLite result codes (primary, the low byte) that mean "cannot be used now". */
-const UNAVAILABLE_CODES = new Set([
-  5, /* BUSY */
-  6, /* LOCKED */
-  10, /* IOERR */
-  14, /* CANTOPEN */
-]);
+/**
+ * SQLite result codes (primary, the low byte) a record's own data causes:
+ * TOOBIG, CONSTRAINT, MISMATCH, RANGE. Any other code (BUSY, LOCKED, IOERR,
+ * CANTOPEN, ...) is tried again later.
+ */
+const REFUSED_CODES = new Set([18, 19, 20, 25]);
 /** SQLITE_FULL: the disk (or the file's limit) is full. */
 const SQLITE_FULL = 13;
 const STATEMENT_CACHE = 256;
@@ -121,12 +120,14 @@ export async function openSqlite(url: string): Promise<StoreBackend> {
     },
     classify(err) {
       const code = (err as { errcode?: number })?.errcode;
-      if (typeof code === "number" && code & 0xff) {
-        if ((code & 0xff) === SQLITE_FULL) return "full";
-        if (UNAVAILABLE_CODES.has(code & 0xff)) return "unavailable";
+      if (typeof code === "number") {
+        const primary = code & 0xff;
+        if (primary === SQLITE_FULL) return "full";
+        return REFUSED_CODES.has(primary) ? "refused" : "unavailable";
       }
       if ((err as { code?: string })?.code === "ENOSPC") return "full";
-      return "refused";
+      // No SQLite code: a value node:sqlite cannot bind is the record's; else try again.
+      return err instanceof TypeError || err instanceof RangeError ? "refused" : "unavailable";
     },
     ping() {
       raw.prepare("SELECT 1").get();
