@@ -2,19 +2,16 @@
  * The command line: find the subcommand, run it, turn any mistake into one
  * line on stderr and the right exit code (SPEC §2). No stack traces.
  *
+ * Each command's module is imported only when that command runs, so
+ * `version` and `--help` load none of them, and `check` does not load the
+ * store, the API or OpenTelemetry.
+ *
  * @module
  */
 
 import { VERSION } from "../version.ts";
 import { errorMessage } from "../errors.ts";
-import { Command, err, EXIT, out, UsageError } from "./command.ts";
-import { runCommand } from "./run.ts";
-import { checkCommand } from "./check.ts";
-import { initCommand } from "./init.ts";
-import { serviceCommand } from "./service.ts";
-import { logsCommand } from "./logs.ts";
-import { probeCommand } from "./probe.ts";
-import { tracesCommand } from "./traces.ts";
+import { type Command, err, EXIT, out, UsageError } from "./command.ts";
 
 const versionCommand: Command = {
   name: "version",
@@ -31,16 +28,53 @@ const versionCommand: Command = {
   },
 };
 
+/** A subcommand as the command list shows it; its module is loaded when it runs. */
+export interface CommandEntry {
+  name: string;
+  /** One line for the command list (the same as the loaded command's `summary`). */
+  summary: string;
+  /** Import the command's module. */
+  load(): Promise<Command>;
+}
+
 /** Every subcommand, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [
-  runCommand,
-  checkCommand,
-  probeCommand,
-  tracesCommand,
-  logsCommand,
-  initCommand,
-  serviceCommand,
-  versionCommand,
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: "run",
+    summary: "run the agent until SIGTERM/SIGINT",
+    load: async () => (await import("./run.ts")).runCommand,
+  },
+  {
+    name: "check",
+    summary: "validate the config; print every problem with its path",
+    load: async () => (await import("./check.ts")).checkCommand,
+  },
+  {
+    name: "probe",
+    summary: "one probe now, phases printed like curl -w; exit 0 up, 1 down",
+    load: async () => (await import("./probe.ts")).probeCommand,
+  },
+  {
+    name: "traces",
+    summary: "query the trace store: list, show SID, stats",
+    load: async () => (await import("./traces.ts")).tracesCommand,
+  },
+  {
+    name: "logs",
+    summary: "pipe stdin lines into a rotating log file",
+    load: async () => (await import("./logs.ts")).logsCommand,
+  },
+  {
+    name: "init",
+    summary: "write a starter config",
+    load: async () => (await import("./init.ts")).initCommand,
+  },
+  {
+    name: "service",
+    summary: "print or install the hardened systemd unit",
+    load: async () => (await import("./service.ts")).serviceCommand,
+  },
+  { name: "version", summary: versionCommand.summary, load: () => Promise.resolve(versionCommand) },
 ];
 
 function mainUsage(): string {
@@ -70,19 +104,19 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   if (name === "--version" || name === "-V") return versionCommand.run([]);
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     err(`astron-watch: unknown command "${name}" (see astron-watch --help)`);
     return EXIT.usage;
   }
   try {
-    return await command.run(rest);
+    return await (await entry.load()).run(rest);
   } catch (e) {
     if (e instanceof UsageError) {
-      err(`astron-watch ${command.name}: ${e.message} (see astron-watch ${command.name} --help)`);
+      err(`astron-watch ${entry.name}: ${e.message} (see astron-watch ${entry.name} --help)`);
       return EXIT.usage;
     }
-    err(`astron-watch ${command.name}: ${errorMessage(e)}`);
+    err(`astron-watch ${entry.name}: ${errorMessage(e)}`);
     if (Deno.env.get("ASTRON_WATCH_DEBUG")) console.error(e);
     return EXIT.failure;
   }

@@ -5,26 +5,27 @@
  * gRPC to `host:port` as the platform configures it, OTLP/HTTP protobuf for
  * `http(s)://` endpoints.
  *
+ * The OTLP exporters (and gRPC) are loaded in {@linkcode Telemetry.start},
+ * only when `otlp.enable`, and only for the protocol in use: they are most of
+ * the start-up time of a process that never exports. The meter provider and
+ * the tracer exist from the constructor; the push reader and the tracer
+ * delegate to what `start()` builds.
+ *
  * @module
  */
 
-import { trace, type Tracer } from "@opentelemetry/api";
-import { resourceFromAttributes } from "@opentelemetry/resources";
+import { ProxyTracerProvider, trace, type Tracer } from "@opentelemetry/api";
+import { type Resource, resourceFromAttributes } from "@opentelemetry/resources";
 import {
+  AggregationTemporality,
+  type CollectionResult,
   MeterProvider,
-  type MetricReader,
+  type MetricCollectOptions,
+  MetricReader,
   PeriodicExportingMetricReader,
+  type PushMetricExporter,
 } from "@opentelemetry/sdk-metrics";
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  type SpanExporter,
-} from "@opentelemetry/sdk-trace-base";
-import { OTLPMetricExporter as GrpcMetricExporter } from "@opentelemetry/exporter-metrics-otlp-grpc";
-import { OTLPMetricExporter as ProtoMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
-import { OTLPTraceExporter as GrpcTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
-import { OTLPTraceExporter as ProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { Metadata } from "@grpc/grpc-js";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { OtlpConfig } from "../config/schema.ts";
 import { VERSION } from "../version.ts";
 import { PullMetricReader, scrape } from "./prometheus.ts";
@@ -45,73 +46,111 @@ export function otlpUrl(otlp: OtlpConfig, signal: "traces" | "metrics"): string 
   return url.href;
 }
 
-/** `OTEL_EXPORTER_OTLP_HEADERS` as gRPC metadata. */
-function grpcMetadata(headers: Record<string, string>): Metadata {
-  const md = new Metadata();
-  for (const [k, v] of Object.entries(headers)) md.set(k.toLowerCase(), v);
-  return md;
+/** The OTLP exporters for one protocol. */
+interface OtlpExporters {
+  metrics: PushMetricExporter;
+  spans: SpanExporter;
+}
+
+/**
+ * Load the exporters for `otlp.protocol` (and gRPC only for `grpc`) and build
+ * them; `OTEL_EXPORTER_OTLP_HEADERS` go as gRPC metadata or HTTP headers.
+ */
+async function loadExporters(otlp: OtlpConfig): Promise<OtlpExporters> {
+  const metrics = { url: otlpUrl(otlp, "metrics"), timeoutMillis: otlp.metric.timeout };
+  const traces = { url: otlpUrl(otlp, "traces"), timeoutMillis: otlp.trace.timeout };
+  if (otlp.protocol === "grpc") {
+    const [{ Metadata }, metricModule, traceModule] = await Promise.all([
+      import("@grpc/grpc-js"),
+      import("@opentelemetry/exporter-metrics-otlp-grpc"),
+      import("@opentelemetry/exporter-trace-otlp-grpc"),
+    ]);
+    const metadata = () => {
+      const md = new Metadata();
+      for (const [k, v] of Object.entries(otlp.headers)) md.set(k.toLowerCase(), v);
+      return md;
+    };
+    return {
+      metrics: new metricModule.OTLPMetricExporter({ ...metrics, metadata: metadata() }),
+      spans: new traceModule.OTLPTraceExporter({ ...traces, metadata: metadata() }),
+    };
+  }
+  const [metricModule, traceModule] = await Promise.all([
+    import("@opentelemetry/exporter-metrics-otlp-proto"),
+    import("@opentelemetry/exporter-trace-otlp-proto"),
+  ]);
+  return {
+    metrics: new metricModule.OTLPMetricExporter({ ...metrics, headers: otlp.headers }),
+    spans: new traceModule.OTLPTraceExporter({ ...traces, headers: otlp.headers }),
+  };
+}
+
+/**
+ * A metric reader on the meter provider from its construction that pushes
+ * through a reader attached later (the periodic OTLP reader, built once its
+ * exporter is loaded). Until then nothing collects from it; its temporality
+ * is the attached reader's (the exporter's choice).
+ */
+class DeferredPushReader extends MetricReader {
+  readonly #slot: { reader?: MetricReader };
+
+  constructor() {
+    const slot: { reader?: MetricReader } = {};
+    super({
+      aggregationTemporalitySelector: (type) =>
+        slot.reader?.selectAggregationTemporality(type) ?? AggregationTemporality.CUMULATIVE,
+    });
+    this.#slot = slot;
+  }
+
+  /** Push through `reader` from now on; it collects from this reader's provider. */
+  attach(reader: MetricReader): void {
+    reader.setMetricProducer({
+      collect: (options?: MetricCollectOptions): Promise<CollectionResult> => this.collect(options),
+    });
+    this.#slot.reader = reader;
+  }
+
+  protected override onForceFlush(): Promise<void> {
+    return this.#slot.reader?.forceFlush() ?? Promise.resolve();
+  }
+
+  /** Shuts the attached reader down, which pushes a last time through this one. */
+  protected override onShutdown(): Promise<void> {
+    return this.#slot.reader?.shutdown() ?? Promise.resolve();
+  }
 }
 
 /** The meter and tracer providers, the `/metrics` reader, and their shutdown. */
 export class Telemetry {
   readonly name = "telemetry";
   readonly meterProvider: MeterProvider;
+  /** The agent's tracer; with OTLP on, it records once `start()` has built the provider. */
   readonly tracer: Tracer;
+  readonly #otlp: OtlpConfig;
+  readonly #resource: Resource;
   readonly #pull = new PullMetricReader();
-  readonly #tracerProvider?: BasicTracerProvider;
+  readonly #push?: DeferredPushReader;
+  readonly #tracers?: ProxyTracerProvider;
+  #tracerProvider?: { shutdown(): Promise<void> };
+  #starting?: Promise<void>;
 
   constructor(options: TelemetryOptions) {
     const { otlp } = options;
-    const resource = resourceFromAttributes({
+    this.#otlp = otlp;
+    this.#resource = resourceFromAttributes({
       "service.name": otlp.service_name,
       "service.version": VERSION,
     });
     const readers: MetricReader[] = [this.#pull];
     if (otlp.enable) {
-      const m = otlp.metric;
-      const exporterOptions = {
-        url: otlpUrl(otlp, "metrics"),
-        timeoutMillis: m.timeout,
-        headers: otlp.headers,
-      };
-      readers.push(
-        new PeriodicExportingMetricReader({
-          exporter: otlp.protocol === "grpc"
-            ? new GrpcMetricExporter({
-              url: exporterOptions.url,
-              timeoutMillis: m.timeout,
-              metadata: grpcMetadata(otlp.headers),
-            })
-            : new ProtoMetricExporter(exporterOptions),
-          exportIntervalMillis: m.export_interval,
-          exportTimeoutMillis: Math.min(m.export_timeout, m.export_interval),
-        }),
-      );
-      const t = otlp.trace;
-      const url = otlpUrl(otlp, "traces");
-      const exporter: SpanExporter = otlp.protocol === "grpc"
-        ? new GrpcTraceExporter({
-          url,
-          timeoutMillis: t.timeout,
-          metadata: grpcMetadata(otlp.headers),
-        })
-        : new ProtoTraceExporter({ url, timeoutMillis: t.timeout, headers: otlp.headers });
-      this.#tracerProvider = new BasicTracerProvider({
-        resource,
-        spanProcessors: [
-          new BatchSpanProcessor(exporter, {
-            maxQueueSize: t.max_queue_size,
-            maxExportBatchSize: Math.min(t.max_export_batch_size, t.max_queue_size),
-            scheduledDelayMillis: t.schedule_delay,
-            exportTimeoutMillis: t.export_timeout,
-          }),
-        ],
-      });
+      this.#push = new DeferredPushReader();
+      readers.push(this.#push);
+      this.#tracers = new ProxyTracerProvider();
     }
-    this.meterProvider = new MeterProvider({ resource, readers });
+    this.meterProvider = new MeterProvider({ resource: this.#resource, readers });
     const tracerName = Deno.env.get("OTLP_TRACE_NAME") || "service_trace";
-    this.tracer = this.#tracerProvider?.getTracer(tracerName, VERSION) ??
-      trace.getTracer(tracerName);
+    this.tracer = this.#tracers?.getTracer(tracerName, VERSION) ?? trace.getTracer(tracerName);
   }
 
   /** The Prometheus text exposition of every metric now. */
@@ -119,12 +158,50 @@ export class Telemetry {
     return scrape(this.#pull);
   }
 
+  /**
+   * With `otlp.enable`: load the exporters for the protocol, attach the
+   * periodic metric push and build the tracer provider behind `tracer`.
+   *
+   * @throws when the exporters cannot be loaded or built.
+   */
   start(): Promise<void> {
-    return Promise.resolve();
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    if (!this.#push || !this.#tracers) return;
+    const [exporters, traceSdk] = await Promise.all([
+      loadExporters(this.#otlp),
+      import("@opentelemetry/sdk-trace-base"),
+    ]);
+    const m = this.#otlp.metric;
+    this.#push.attach(
+      new PeriodicExportingMetricReader({
+        exporter: exporters.metrics,
+        exportIntervalMillis: m.export_interval,
+        exportTimeoutMillis: Math.min(m.export_timeout, m.export_interval),
+      }),
+    );
+    const t = this.#otlp.trace;
+    const provider = new traceSdk.BasicTracerProvider({
+      resource: this.#resource,
+      spanProcessors: [
+        new traceSdk.BatchSpanProcessor(exporters.spans, {
+          maxQueueSize: t.max_queue_size,
+          maxExportBatchSize: Math.min(t.max_export_batch_size, t.max_queue_size),
+          scheduledDelayMillis: t.schedule_delay,
+          exportTimeoutMillis: t.export_timeout,
+        }),
+      ],
+    });
+    this.#tracerProvider = provider;
+    this.#tracers.setDelegate(provider);
   }
 
   /** Export what is pending (spans, a last metric push) and shut the providers down. */
   async stop(): Promise<void> {
+    await this.#starting?.catch(() => {});
     await Promise.allSettled([this.#tracerProvider?.shutdown(), this.meterProvider.shutdown()]);
   }
 }
