@@ -3,6 +3,7 @@ import { executionOrder } from "../src/store/rows.ts";
 import { decodeCursor, encodeCursor, percentile } from "../src/store/query.ts";
 import { validateRecord } from "../src/workflow/record.ts";
 import { Spool } from "../src/store/spool.ts";
+import { BLOB_LINK_PREFIX, BlobStore } from "../src/store/blobs.ts";
 
 Deno.test("execution order follows the graph, then start time, and survives cycles", () => {
   const nodes = [
@@ -71,6 +72,26 @@ Deno.test("the spool replays in order, skips a torn tail and empties itself", as
     assert.deepEqual(seen, [1, 2, 3]);
     assert.equal((await Deno.stat(`${dir}/spool.ndjson`)).size, 0);
     again.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("strings are offloaded from 5,088 UTF-8 bytes, as the platform's getsizeof > 5120", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const blobs = new BlobStore({ dir, inlineLimit: 5 * 1024 });
+    const record = {
+      kept: "a".repeat(5087),
+      ascii: "b".repeat(5088),
+      cjk: "节".repeat(1700), // 5,100 bytes of UTF-8
+    };
+    const refs = await blobs.offload(record);
+    assert.equal(record.kept.length, 5087);
+    assert.ok(record.ascii.startsWith(BLOB_LINK_PREFIX));
+    assert.ok(record.cjk.startsWith(BLOB_LINK_PREFIX));
+    assert.deepEqual(refs.map((r) => r.size).sort(), [5088, 5100]);
+    blobs.unpin(refs);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

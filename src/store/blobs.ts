@@ -27,9 +27,17 @@ export interface BlobRef {
 export interface BlobStoreOptions {
   /** The blob directory (created when first needed). */
   dir: string;
-  /** Strings longer than this many UTF-8 bytes are offloaded. */
+  /**
+   * The platform's limit (`store.inline_limit`, 5 KiB): a string is
+   * offloaded when its UTF-8 bytes plus {@linkcode PY_BYTES_HEADER} pass it,
+   * as the platform's `sys.getsizeof(value.encode()) > 5120` does (5,088
+   * bytes and up).
+   */
   inlineLimit: number;
 }
+
+/** What Python's `sys.getsizeof` adds to a bytes object's length (its header). */
+export const PY_BYTES_HEADER = 33;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -72,7 +80,8 @@ export class BlobStore {
    */
   async offload(value: unknown): Promise<BlobRef[]> {
     const found = new Map<string, string>();
-    const limit = this.inlineLimit;
+    // The most UTF-8 bytes a string may have and stay inline.
+    const limit = this.inlineLimit - PY_BYTES_HEADER;
     /** The link for `v` when it must be offloaded, else undefined. */
     const link = (v: string): string | undefined => {
       if (v.length * 3 <= limit) return undefined;
