@@ -62,6 +62,19 @@ Deno.test("traces list, show and stats read the store named by the config", asyn
     assert.deepEqual(types, ["node-start", "knowledge", "llm", "message", "node-end"]);
   });
 
+  await t.step("show prints a failed run's log lines, ERROR first, one line each", async () => {
+    const r = await traces(ts.dir, ["show", failed.sid, "-c", config]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^status +error 20204 LLM 请求超时 \(Timeout\)$/m);
+    const logs = r.stdout.slice(r.stdout.indexOf("logs (errors first):")).split("\n").slice(1)
+      .filter((l) => l.startsWith("  "));
+    assert.ok(logs.length >= 2, r.stdout);
+    assert.match(logs[0], /^ {2}ERROR #\d+ .*: Timeout: LLM 调用超过 30s/);
+    const firstOther = logs.findIndex((l) => !l.startsWith("  ERROR"));
+    assert.ok(firstOther === -1 || logs.slice(firstOther).every((l) => !l.startsWith("  ERROR")));
+    assert.ok(logs.every((l) => l.length <= 162 && !l.includes("\n")));
+  });
+
   await t.step("stats sums tokens by app", async () => {
     const r = await traces(ts.dir, ["stats", "-c", config, "--since", "7d", "--json"]);
     assert.equal(r.code, 0, r.stderr);

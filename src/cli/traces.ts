@@ -12,7 +12,8 @@ import { Logger } from "../log/logger.ts";
 import { createStore, type Store } from "../store/store.ts";
 import { LIST_PARAMS, parseListQuery, parseUsageQuery } from "../store/filters.ts";
 import { NODE_PAGE, type RunDetail, type RunSummary, type UsageGroup } from "../store/query.ts";
-import { SID_PATTERN } from "../workflow/record.ts";
+import { type NodeLog, SID_PATTERN } from "../workflow/record.ts";
+import { parseLog } from "../store/search.ts";
 import { Command, err, EXIT, out, parseFlags, UsageError } from "./command.ts";
 import { textTable } from "../text_table.ts";
 
@@ -279,6 +280,32 @@ const ACTIONS: Record<string, Plan> = {
 
 const json = (value: unknown) => JSON.stringify(value, null, 2) + "\n";
 
+/**
+ * The page's node log lines, ERROR first, each cut to one line: what an
+ * operator opens a failed run for.
+ */
+function logsText(nodes: NodeLog[], offset: number): string {
+  const lines: { error: boolean; text: string }[] = [];
+  nodes.forEach((n, i) => {
+    if (!Array.isArray(n?.logs)) return;
+    for (const raw of n.logs) {
+      if (typeof raw !== "string") continue;
+      const log = parseLog(raw);
+      const level = (log?.level ?? "").toUpperCase();
+      const message = (log ? log.message : raw).replace(/\s+/g, " ");
+      const where = `#${offset + i + 1} ${n.node_name ?? n.node_id ?? ""}`.trim();
+      const line = `${level || "LOG"} ${where}: ${message}`;
+      lines.push({
+        error: level === "ERROR",
+        text: line.length > 160 ? line.slice(0, 157) + "..." : line,
+      });
+    }
+  });
+  if (!lines.length) return "";
+  lines.sort((a, b) => Number(b.error) - Number(a.error));
+  return `\nlogs (errors first):\n${lines.map((l) => `  ${l.text}`).join("\n")}\n`;
+}
+
 /** One run as text: its fields, its page of nodes, its spans and blobs. */
 function runText(run: RunDetail): string {
   const r = run.record;
@@ -298,6 +325,7 @@ function runText(run: RunDetail): string {
     n.running_status === false ? "no" : "yes",
   ]);
   text += textTable(["#", "TYPE", "NAME", "START", "MS", "OK"], rows);
+  text += logsText(r.trace ?? [], page.offset);
   if (page.next_offset !== null || page.offset > 0) {
     text += `nodes ${page.offset + 1}-${page.offset + rows.length} of ${page.total}` +
       (page.next_offset !== null ? `; next page: --node-offset ${page.next_offset}` : "") + "\n";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Kysely } from "kysely";
+import type { Kysely, RawBuilder } from "kysely";
 import type { Database } from "./schema.ts";
 
 /**
@@ -37,6 +37,8 @@ export interface StoreBackend {
   readonly where: string;
   readonly db: Kysely<Database>;
   readonly capabilities: StoreCapabilities;
+  /** The sids whose search text holds `text` (at least three characters), case-insensitive for ASCII. */
+  searchSids(text: string): RawBuilder<unknown>;
   /** Bytes the database's live data takes on disk. */
   size(): Promise<number>;
   /** Hand space freed by deletes back to the filesystem where the backend keeps it. */

@@ -20,6 +20,7 @@ export const LIST_PARAMS = [
   "since",
   "until",
   "q",
+  "log_level",
   "limit",
   "cursor",
 ] as const;
@@ -123,6 +124,10 @@ export function parseListQuery(
     if (since !== undefined && until !== undefined && since > until) {
       throw new Bad("since: after until");
     }
+    const logLevel = params.log_level?.toLowerCase();
+    if (logLevel !== undefined && logLevel !== "error") {
+      throw new Bad(`log_level: ${show(params.log_level!)} is not "error"`);
+    }
     return {
       app_id: text(params, "app_id", 256),
       uid: text(params, "uid", 256),
@@ -131,6 +136,7 @@ export function parseListQuery(
       since,
       until,
       q: text(params, "q", 200) || undefined,
+      log_level: logLevel as "error" | undefined,
       limit,
       cursor,
     };

@@ -6,12 +6,17 @@
  * @module
  */
 
-import type { Kysely } from "kysely";
+import { type Kysely, sql, SqliteAdapter } from "kysely";
 import { type Migration, type MigrationResult, Migrator } from "kysely/migration";
 import { errorMessage } from "../errors.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyDb = Kysely<any>;
+
+/** Which database a migration runs on, for the few statements that differ. */
+function dialectOf(db: AnyDb): "sqlite" | "postgres" {
+  return db.getExecutor().adapter instanceof SqliteAdapter ? "sqlite" : "postgres";
+}
 
 /** Every migration, by name; names sort in the order they run. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -121,6 +126,51 @@ export const MIGRATIONS: Record<string, Migration> = {
     async down(db: AnyDb) {
       await db.schema.dropIndex("nodes_sid_ord").execute();
       await db.schema.alterTable("nodes").dropColumn("ord").execute();
+    },
+  },
+  "0004_search": {
+    async up(db: AnyDb) {
+      // Runs with an ERROR node log, listed by time (log_level=error).
+      await db.schema.alterTable("runs")
+        .addColumn("error_log", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.createIndex("runs_error_log_time").on("runs")
+        .columns(["error_log", "start_time", "sid"]).execute();
+      // The text q= searches, one row per run; a substring index beside it:
+      // trigrams in SQLite's FTS5 and PostgreSQL's pg_trgm, so any language
+      // (Chinese included) matches from three characters.
+      await db.schema.createTable("run_search")
+        .addColumn("sid", "text", (c) => c.primaryKey())
+        .addColumn("text", "text", (c) => c.notNull())
+        .execute();
+      if (dialectOf(db) === "sqlite") {
+        await sql`CREATE VIRTUAL TABLE run_search_fts USING fts5(
+          text, content='run_search', content_rowid='rowid', tokenize='trigram')`.execute(db);
+        await sql`CREATE TRIGGER run_search_ai AFTER INSERT ON run_search BEGIN
+          INSERT INTO run_search_fts(rowid, text) VALUES (new.rowid, new.text); END`.execute(db);
+        await sql`CREATE TRIGGER run_search_ad AFTER DELETE ON run_search BEGIN
+          INSERT INTO run_search_fts(run_search_fts, rowid, text)
+          VALUES ('delete', old.rowid, old.text); END`.execute(db);
+      } else {
+        // pg_trgm is a trusted extension (a database owner may create it);
+        // where it cannot be had, q= still works, by a scan.
+        await sql`SAVEPOINT trgm`.execute(db);
+        try {
+          await sql`CREATE EXTENSION IF NOT EXISTS pg_trgm`.execute(db);
+          await sql`CREATE INDEX run_search_trgm ON run_search USING gin (text gin_trgm_ops)`
+            .execute(db);
+          await sql`RELEASE SAVEPOINT trgm`.execute(db);
+        } catch {
+          await sql`ROLLBACK TO SAVEPOINT trgm`.execute(db);
+        }
+      }
+    },
+    async down(db: AnyDb) {
+      if (dialectOf(db) === "sqlite") {
+        await sql`DROP TABLE IF EXISTS run_search_fts`.execute(db);
+      }
+      await db.schema.dropTable("run_search").ifExists().execute();
+      await db.schema.dropIndex("runs_error_log_time").ifExists().execute();
+      await db.schema.alterTable("runs").dropColumn("error_log").execute();
     },
   },
 };

@@ -30,8 +30,14 @@ export interface ListQuery {
   since?: number;
   /** Runs starting before this epoch ms. */
   until?: number;
-  /** Substring of the sid or the question (case-insensitive for ASCII). */
+  /**
+   * Text in the sid, the question, the answer, the status message, a node's
+   * log lines or an offloaded string (case-insensitive for ASCII; from three
+   * characters the trigram index answers, below that sid and question only).
+   */
   q?: string;
+  /** `error`: runs with a node log line at ERROR. */
+  log_level?: "error";
   /** Page size, 1 to 500. */
   limit: number;
   cursor?: Cursor;
@@ -52,6 +58,8 @@ export interface RunSummary {
   usage: Required<Usage>;
   node_count: number;
   question: string;
+  /** A node logged at ERROR. */
+  error_log: boolean;
 }
 
 /** A list page; `next_cursor` is null on the last page. */
@@ -166,6 +174,7 @@ function summary(r: Omit<RunsTable, "record" | "size_bytes" | "ingested_at">): R
     },
     node_count: n(r.node_count),
     question: r.question,
+    error_log: n(r.error_log) === 1,
   };
 }
 
@@ -189,6 +198,7 @@ export async function listRuns(backend: StoreBackend, q: ListQuery): Promise<Lis
     "total_tokens",
     "node_count",
     "question",
+    "error_log",
   ]);
   if (q.app_id !== undefined) query = query.where("app_id", "=", q.app_id);
   if (q.uid !== undefined) query = query.where("uid", "=", q.uid);
@@ -196,13 +206,16 @@ export async function listRuns(backend: StoreBackend, q: ListQuery): Promise<Lis
   if (q.status) query = query.where("is_error", "=", q.status === "error" ? 1 : 0);
   if (q.since !== undefined) query = query.where("start_time", ">=", q.since);
   if (q.until !== undefined) query = query.where("start_time", "<", q.until);
+  if (q.log_level === "error") query = query.where("error_log", "=", 1);
   if (q.q) {
     const pattern = `%${escapeLike(q.q)}%`;
     const op = sql.raw(capabilities.likeOperator);
+    const inText = [...q.q].length >= 3 ? [sql<SqlBool>`sid in (${backend.searchSids(q.q)})`] : [];
     query = query.where(({ or }) =>
       or([
         sql<SqlBool>`sid ${op} ${pattern} escape '\\'`,
         sql<SqlBool>`question ${op} ${pattern} escape '\\'`,
+        ...inText,
       ])
     );
   }

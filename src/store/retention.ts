@@ -54,6 +54,7 @@ async function deleteRuns(backend: StoreBackend, sids: string[], before: number)
       .where("start_time", "<", before);
     await trx.deleteFrom("nodes").where("sid", "in", old).execute();
     await trx.deleteFrom("run_blobs").where("sid", "in", old).execute();
+    await trx.deleteFrom("run_search").where("sid", "in", old).execute();
     const r = await trx.deleteFrom("runs").where("sid", "in", sids)
       .where("start_time", "<", before).executeTakeFirst();
     return Number(r.numDeletedRows);

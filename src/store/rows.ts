@@ -16,6 +16,7 @@ import {
   type WorkflowRecord,
 } from "../workflow/record.ts";
 import { isObject } from "../wire_shape.ts";
+import { hasErrorLog } from "./search.ts";
 
 /** The rows one run becomes. */
 export interface RunRows {
@@ -136,6 +137,7 @@ export function toRows(record: WorkflowRecord, now: number): RunRows {
       node_count: nodes.length,
       question: text(record.question).slice(0, 1024),
       size_bytes: json.length + nodes.reduce((s, n) => s + n.record.length, 0),
+      error_log: hasErrorLog(record) ? 1 : 0,
       ingested_at: now,
       record: json,
     },

@@ -28,6 +28,8 @@ export interface RunsTable {
   question: string;
   /** Bytes this run takes (its JSON and its nodes'), for the disk budget. */
   size_bytes: number;
+  /** 1 when a node logged at ERROR (a `logs` entry with `"level":"ERROR"`). */
+  error_log: number;
   ingested_at: number;
   /** The record as received, without `trace`. */
   record: string;
@@ -52,6 +54,12 @@ export interface NodesTable {
   /** Place in execution order (null for rows written before it was kept). */
   ord: number | null;
   record: string;
+}
+
+/** The text `q=` searches for a run: question, answer, status message, node logs, offloaded strings. */
+export interface RunSearchTable {
+  sid: string;
+  text: string;
 }
 
 /** One OTLP span; linked to a run through its `sid` attribute. */
@@ -95,6 +103,7 @@ export interface RunBlobsTable {
 /** Every table. */
 export interface Database {
   runs: RunsTable;
+  run_search: RunSearchTable;
   nodes: NodesTable;
   spans: SpansTable;
   probe_results: ProbeResultsTable;

@@ -34,6 +34,7 @@ import { type BlobRef, BlobStore } from "./blobs.ts";
 import { Spool } from "./spool.ts";
 import { type DeadLetter, DeadLetters } from "./dead_letters.ts";
 import { toRows } from "./rows.ts";
+import { searchText } from "./search.ts";
 import { type PreparedRun, type WriteBatch, writeBatch } from "./write.ts";
 import { validateRecord, type WorkflowRecord } from "../workflow/record.ts";
 import type { ProbeResultsTable, SpansTable } from "./schema.ts";
@@ -135,6 +136,8 @@ export class StoreFullError extends Error {
 interface PendingRun {
   record: WorkflowRecord;
   blobs: BlobRef[];
+  /** What `q=` searches, taken before long strings were offloaded. */
+  search?: string;
   /** When it was accepted (epoch ms): its `ingested_at`. */
   at: number;
 }
@@ -355,7 +358,7 @@ export class Store implements Component {
           continue;
         }
         for (const warning of r.warnings) warnings.push({ index: i, sid: r.record.sid, warning });
-        const run: PendingRun = { record: r.record, blobs: [], at };
+        const run: PendingRun = { record: r.record, blobs: [], at, search: searchText(r.record) };
         runs.push(run);
         positions.push(i);
         run.blobs = await this.blobs.offload(r.record);
@@ -801,8 +804,9 @@ function batchOf(items: Item[]): WriteBatch {
   const runs: PreparedRun[] = [];
   const spans: SpansTable[] = [];
   for (const i of items) {
-    if (i.run) runs.push({ rows: toRows(i.run.record, i.run.at), blobs: i.run.blobs });
-    else if (i.prepared) runs.push(i.prepared);
+    if (i.run) {
+      runs.push({ rows: toRows(i.run.record, i.run.at), blobs: i.run.blobs, search: i.run.search });
+    } else if (i.prepared) runs.push(i.prepared);
     else if (i.span) spans.push(spanRow(i.span.span, i.span.at));
     else if (i.spanRow) spans.push(i.spanRow);
   }

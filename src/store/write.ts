@@ -9,13 +9,14 @@
 import { CompiledQuery, type Insertable, type Transaction } from "kysely";
 import type { StoreBackend } from "./backend.ts";
 import type { BlobRef } from "./blobs.ts";
-import type { RunRows } from "./rows.ts";
+import { noNul, type RunRows } from "./rows.ts";
 import type { Database, SpansTable } from "./schema.ts";
 
-/** One run ready to write: its rows and the blobs it links to. */
+/** One run ready to write: its rows, the blobs it links to, and the text `q=` searches. */
 export interface PreparedRun {
   rows: RunRows;
   blobs: BlobRef[];
+  search?: string;
 }
 
 /** A batch of writes, as queued and as spooled. */
@@ -106,9 +107,14 @@ export async function writeBatch(
       await trx.deleteFrom("nodes").where("sid", "in", sids).execute();
       await trx.deleteFrom("run_blobs").where("sid", "in", sids).execute();
       await trx.deleteFrom("runs").where("sid", "in", sids).execute();
+      await trx.deleteFrom("run_search").where("sid", "in", sids).execute();
     }
     await insertAll(trx, backend, "runs", runs.map((r) => r.rows.run), max);
     await insertAll(trx, backend, "nodes", runs.flatMap((r) => r.rows.nodes), max);
+    const search = runs.flatMap((r) =>
+      r.search ? [{ sid: r.rows.run.sid, text: noNul(r.search) }] : []
+    );
+    await insertAll(trx, backend, "run_search", search, max);
     const blobs = new Map<string, number>();
     const links: { sid: string; hash: string }[] = [];
     for (const r of runs) {

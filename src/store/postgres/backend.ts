@@ -127,6 +127,10 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Promis
       maxParameters: 65_000,
       sumFunction: "sum",
     },
+    searchSids(text) {
+      const pattern = `%${text.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
+      return sql`SELECT sid FROM run_search WHERE text ILIKE ${pattern} ESCAPE '\\'`;
+    },
     async size() {
       // Deleted rows keep their pages until VACUUM reuses them, so count the
       // live share of each table (and its indexes and TOAST) only.
@@ -137,7 +141,8 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Promis
         ), 0)::bigint AS bytes
         FROM pg_stat_user_tables s
         WHERE s.schemaname = current_schema()
-          AND s.relname IN ('runs', 'nodes', 'spans', 'probe_results', 'blobs', 'run_blobs')
+          AND s.relname IN ('runs', 'nodes', 'spans', 'probe_results', 'blobs', 'run_blobs',
+                            'run_search')
       `.execute(db);
       return Number(rows[0]?.bytes ?? 0);
     },

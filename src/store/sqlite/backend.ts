@@ -8,7 +8,7 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
-import { Kysely, type SqliteDatabase, SqliteDialect, type SqliteStatement } from "kysely";
+import { Kysely, sql, type SqliteDatabase, SqliteDialect, type SqliteStatement } from "kysely";
 import type { Database } from "../schema.ts";
 import type { StoreBackend } from "../backend.ts";
 
@@ -106,6 +106,13 @@ export async function openSqlite(url: string): Promise<StoreBackend> {
       likeOperator: "like",
       maxParameters: 32_000,
       sumFunction: "total",
+    },
+    searchSids(text) {
+      // A quoted phrase on the trigram FTS table is a substring match from
+      // its index (a LIKE with an ESCAPE clause would scan).
+      const phrase = `"${text.replaceAll('"', '""')}"`;
+      return sql`SELECT sid FROM run_search WHERE rowid IN (
+        SELECT rowid FROM run_search_fts WHERE run_search_fts MATCH ${phrase})`;
     },
     size() {
       return Promise.resolve(
