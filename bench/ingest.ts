@@ -8,7 +8,8 @@
  *    multi-row inserts in one transaction). SQLite always; PostgreSQL with
  *    `--pg URL`, else a throwaway cluster when initdb is installed.
  * 2. Queries on SQLite filled with `--fill` runs over 7 days: p50/p99 of a
- *    filtered list page and of a day's usage stats by app_id.
+ *    filtered list page, of a day's usage stats by app_id, and of text search
+ *    (`q=Timeout`, a word in 1 run of 37; a word in one run) and `log_level=error`.
  *
  * Prints a markdown table. Bodies are built before timing starts.
  */
@@ -204,6 +205,7 @@ async function queryBench() {
   const sample = toRows(smallRun(1, { nodes: 10 }), Date.now()).run;
   const cols = Object.keys(sample);
   const ins = db.prepare(`INSERT INTO runs (${cols}) VALUES (${cols.map(() => "?")})`);
+  const search = db.prepare("INSERT INTO run_search (sid, text) VALUES (?, ?)");
   const end = Date.now();
   const span = 7 * 86_400_000;
   const t0 = performance.now();
@@ -222,8 +224,15 @@ async function queryBench() {
       is_error: i % 37 === 0 ? 1 : 0,
       status_code: i % 37 === 0 ? 20204 : 0,
       total_tokens: i % 900,
+      error_log: i % 37 === 0 ? 1 : 0,
     };
     ins.run(...(Object.values(v) as never[]));
+    search.run(
+      v.sid,
+      `${v.sid}\n帮我查询明天合肥的天气 ${i}\n晴，最高 25 度\n` +
+        (i % 37 === 0 ? "ERROR Timeout: LLM 调用超过 30s 未返回首帧\n" : "INFO 执行完成\n") +
+        (i === FILL >> 1 ? "zebracorn" : ""),
+    );
     if (i % 50_000 === 49_999) {
       db.exec("COMMIT");
       db.exec("BEGIN");
@@ -242,6 +251,9 @@ async function queryBench() {
   const q = await openStore(`sqlite:${path}`, "fill");
   const list: number[] = [];
   const stats: number[] = [];
+  const text: number[] = [];
+  const rare: number[] = [];
+  const errorLog: number[] = [];
   for (let i = 0; i < 50; i++) {
     let t = performance.now();
     await q.listRuns({
@@ -255,6 +267,18 @@ async function queryBench() {
     const day = end - ((i % 6) + 1) * 86_400_000;
     await q.usage({ by: "app_id", since: day, until: day + 86_400_000 });
     stats.push(performance.now() - t);
+    t = performance.now();
+    const found = await q.listRuns({ q: "Timeout", limit: 50 });
+    text.push(performance.now() - t);
+    if (found.runs.length !== 50) throw new Error(`q=Timeout found ${found.runs.length}`);
+    t = performance.now();
+    if ((await q.listRuns({ q: "zebracorn", limit: 50 })).runs.length !== 1) {
+      throw new Error("q=zebracorn did not find its run");
+    }
+    rare.push(performance.now() - t);
+    t = performance.now();
+    await q.listRuns({ log_level: "error", app_id: `app${i % 20}`, limit: 50 });
+    errorLog.push(performance.now() - t);
   }
   // Later pages through a cursor cost the same as the first.
   let page = await q.listRuns({ limit: 50 });
@@ -276,6 +300,19 @@ async function queryBench() {
     "a day's usage stats by app_id (~143k runs) p50 / p99",
     `${pct(stats, 0.5).toFixed(0)} / ${pct(stats, 0.99).toFixed(0)} ms`,
     "goal < 1 s",
+  );
+  row(
+    `q=Timeout (in ${fmt(Math.ceil(FILL / 37))} runs' logs), first page p50 / p99`,
+    `${pct(text, 0.5).toFixed(1)} / ${pct(text, 0.99).toFixed(1)} ms`,
+    "goal < 200 ms",
+  );
+  row(
+    "q=a word in one run's text p50 / p99",
+    `${pct(rare, 0.5).toFixed(1)} / ${pct(rare, 0.99).toFixed(1)} ms`,
+  );
+  row(
+    "log_level=error + app_id, first page p50 / p99",
+    `${pct(errorLog, 0.5).toFixed(1)} / ${pct(errorLog, 0.99).toFixed(1)} ms`,
   );
 }
 

@@ -142,6 +142,9 @@ export const MIGRATIONS: Record<string, Migration> = {
         .addColumn("sid", "text", (c) => c.primaryKey())
         .addColumn("text", "text", (c) => c.notNull())
         .execute();
+      // Runs stored before this: their sid and question are searchable.
+      await sql`INSERT INTO run_search (sid, text) SELECT sid, sid || ' ' || question FROM runs`
+        .execute(db);
       if (dialectOf(db) === "sqlite") {
         await sql`CREATE VIRTUAL TABLE run_search_fts USING fts5(
           text, content='run_search', content_rowid='rowid', tokenize='trigram')`.execute(db);
@@ -150,6 +153,7 @@ export const MIGRATIONS: Record<string, Migration> = {
         await sql`CREATE TRIGGER run_search_ad AFTER DELETE ON run_search BEGIN
           INSERT INTO run_search_fts(run_search_fts, rowid, text)
           VALUES ('delete', old.rowid, old.text); END`.execute(db);
+        await sql`INSERT INTO run_search_fts(run_search_fts) VALUES ('rebuild')`.execute(db);
       } else {
         // pg_trgm is a trusted extension (a database owner may create it);
         // where it cannot be had, q= still works, by a scan.
@@ -171,6 +175,42 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.dropTable("run_search").ifExists().execute();
       await db.schema.dropIndex("runs_error_log_time").ifExists().execute();
       await db.schema.alterTable("runs").dropColumn("error_log").execute();
+    },
+  },
+  "0005_metric_rollups": {
+    async up(db: AnyDb) {
+      // Received platform metrics, one row per series per minute (src/rollups/).
+      await db.schema.createTable("metric_series")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("service", "text", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("unit", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("description", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("labels", "text", (c) => c.notNull())
+        .addColumn("bounds", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("first_seen", "bigint", (c) => c.notNull())
+        .addColumn("last_seen", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("metric_series_name").on("metric_series")
+        .columns(["name", "service"]).execute();
+      await db.schema.createIndex("metric_series_seen").on("metric_series")
+        .columns(["last_seen"]).execute();
+      await db.schema.createTable("metric_rollups")
+        .addColumn("series_id", "text", (c) => c.notNull())
+        .addColumn("minute", "bigint", (c) => c.notNull())
+        .addColumn("value", "float8", (c) => c.notNull().defaultTo(0))
+        .addColumn("sum", "float8", (c) => c.notNull().defaultTo(0))
+        .addColumn("counts", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("metric_rollups_pk", ["series_id", "minute"])
+        .execute();
+      await db.schema.createIndex("metric_rollups_minute").on("metric_rollups")
+        .columns(["minute"]).execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropTable("metric_rollups").ifExists().execute();
+      await db.schema.dropTable("metric_series").ifExists().execute();
     },
   },
 };

@@ -208,16 +208,19 @@ export async function listRuns(backend: StoreBackend, q: ListQuery): Promise<Lis
   if (q.until !== undefined) query = query.where("start_time", "<", q.until);
   if (q.log_level === "error") query = query.where("error_log", "=", 1);
   if (q.q) {
-    const pattern = `%${escapeLike(q.q)}%`;
-    const op = sql.raw(capabilities.likeOperator);
-    const inText = [...q.q].length >= 3 ? [sql<SqlBool>`sid in (${backend.searchSids(q.q)})`] : [];
-    query = query.where(({ or }) =>
-      or([
-        sql<SqlBool>`sid ${op} ${pattern} escape '\\'`,
-        sql<SqlBool>`question ${op} ${pattern} escape '\\'`,
-        ...inText,
-      ])
-    );
+    if ([...q.q].length >= 3) {
+      // The trigram index holds the sid and question too: one indexed lookup.
+      query = query.where(sql<SqlBool>`sid in (${backend.searchSids(q.q)})`);
+    } else {
+      const pattern = `%${escapeLike(q.q)}%`;
+      const op = sql.raw(capabilities.likeOperator);
+      query = query.where(({ or }) =>
+        or([
+          sql<SqlBool>`sid ${op} ${pattern} escape '\\'`,
+          sql<SqlBool>`question ${op} ${pattern} escape '\\'`,
+        ])
+      );
+    }
   }
   const c = q.cursor;
   if (c) {

@@ -1,5 +1,5 @@
 /**
- * What `q=` searches in a run: its question, answer and status message, its
+ * What `q=` searches in a run: its sid, question, answer and status message, its
  * nodes' log lines, and the long strings that are offloaded to blobs (taken
  * before they are replaced by links). Kept per run in `run_search`, at most
  * {@linkcode SEARCH_TEXT_MAX} characters, under a trigram index.
@@ -22,7 +22,7 @@ const LONG_STRING = 512;
  * ```ts
  * import { searchText } from "./search.ts";
  * searchText({ sid: "s1", question: "天气", trace: [{ logs: ['{"level":"ERROR","message":"Timeout"}'] }] });
- * // "天气\nERROR Timeout"
+ * // "s1\n天气\nERROR Timeout"
  * ```
  */
 export function searchText(record: Record<string, unknown>): string {
@@ -34,6 +34,7 @@ export function searchText(record: Record<string, unknown>): string {
     parts.push(piece);
     size += piece.length + 1;
   };
+  add(record.sid);
   add(record.question);
   add(record.answer);
   if (isObject(record.status)) add(record.status.message);
