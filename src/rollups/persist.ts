@@ -97,6 +97,8 @@ export async function writeRollups(
     const into = w.kind === "counter" ? counters : w.kind === "gauge" ? gauges : histograms;
     for (const inc of w.increments) into.push(rollupRow(w.id, inc));
   }
+  // Not through the store's writeTransaction: these adds are not safe to
+  // repeat (a replay after a lost COMMIT would count twice).
   await backend.db.transaction().execute(async (trx) => {
     for (const part of chunks(series.map(seriesRow), chunkSize(backend, 10))) {
       await trx.insertInto("metric_series").values(part)

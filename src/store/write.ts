@@ -101,8 +101,7 @@ export async function writeBatch(
   for (const s of batch.spans) spanByKey.set(`${s.trace_id}/${s.span_id}`, s);
   const spans = [...spanByKey.values()];
   const max = backend.capabilities.maxParameters;
-  const guard = backend.transactionGuard?.();
-  await backend.db.transaction().execute(async (trx) => {
+  await writeTransaction(backend, async (trx) => {
     for (const sids of chunks(runs.map((r) => r.rows.run.sid), 500)) {
       await trx.deleteFrom("nodes").where("sid", "in", sids).execute();
       await trx.deleteFrom("run_blobs").where("sid", "in", sids).execute();
@@ -152,10 +151,24 @@ export async function writeBatch(
         .execute();
     }
   });
+}
+
+/**
+ * Run `fn` in one write transaction, and fail it (as "unreachable", so it is
+ * written again) when the database saw its COMMIT with no transaction open:
+ * the driver reconnected under it and what it wrote before may be gone.
+ * Writes through here must be safe to repeat.
+ */
+export async function writeTransaction<T>(
+  backend: StoreBackend,
+  fn: (trx: Transaction<Database>) => Promise<T>,
+): Promise<T> {
+  const guard = backend.transactionGuard?.();
+  const result = await backend.db.transaction().execute(fn);
   if (guard?.lost()) {
-    // Written again from the queue or the spool: runs replace by sid, spans by id.
     throw Object.assign(new Error("the database session was lost during the transaction"), {
       code: "CONNECTION_CLOSED",
     });
   }
+  return result;
 }
