@@ -5,7 +5,10 @@
  * probes, RSS, astron-watch's schedule lag p99, and the latency each reports
  * for one target beside `curl -w %{time_total}`.
  *
- *   deno run -A bench/probes.ts [--seconds 60] [--targets 1000]
+ *   deno run -A bench/probes.ts [--seconds 60] [--targets 1000] [--only astron-watch|blackbox]
+ *
+ * `--only astron-watch` skips the exporter, for A/B runs of astron-watch
+ * alone (curl is still measured).
  *
  * The blackbox exporter is pull-based: this script plays Prometheus and asks
  * `/probe?target=...&module=http_2xx` for every target every 5 s, spread over
@@ -19,8 +22,13 @@ const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "60" },
     targets: { type: "string", default: "1000" },
+    only: { type: "string" },
   },
 });
+const ONLY = values.only;
+if (ONLY !== undefined && ONLY !== "astron-watch" && ONLY !== "blackbox") {
+  throw new Error(`--only: "${ONLY}" is not astron-watch or blackbox`);
+}
 const SECONDS = Number(values.seconds);
 const TARGETS = Number(values.targets);
 const INTERVAL_S = 5;
@@ -220,8 +228,8 @@ async function curlLatency(): Promise<number | undefined> {
 
 try {
   console.error(`${TARGETS} targets every ${INTERVAL_S}s for ${SECONDS}s each ...`);
-  const aw = await benchAstronWatch();
-  const bb = await benchBlackbox();
+  const aw = ONLY === "blackbox" ? undefined : await benchAstronWatch();
+  const bb = ONLY === "astron-watch" ? undefined : await benchBlackbox();
   const curl = await curlLatency();
   const per1000 = (r: { cpu: number; probes: number }) => (r.cpu / r.probes) * 1000;
   const fmt = (
@@ -232,27 +240,32 @@ try {
     `\n| prober | probes run | CPU s / 1000 probes | RSS MB | schedule lag p99 | latency to one target (median) |`,
   );
   console.log(`| --- | --- | --- | --- | --- | --- |`);
-  console.log(
-    `| astron-watch | ${aw.probes} | ${fmt(per1000(aw))} | ${fmt(aw.rss, 0)} | ${
-      fmt(aw.lagP99, 0)
-    } ms | ${fmt(aw.latencyMs)} ms |`,
-  );
+  if (aw) {
+    console.log(
+      `| astron-watch | ${aw.probes} | ${fmt(per1000(aw))} | ${fmt(aw.rss, 0)} | ${
+        fmt(aw.lagP99, 0)
+      } ms | ${fmt(aw.latencyMs)} ms |`,
+    );
+  }
   if (bb) {
     console.log(
       `| blackbox_exporter | ${bb.probes} | ${fmt(per1000(bb))} | ${fmt(bb.rss, 0)} | (pulled) | ${
         fmt(bb.latencyMs)
       } ms |`,
     );
-  } else {console.log(
+  } else if (ONLY !== "astron-watch") {
+    console.log(
       `| blackbox_exporter | skipped: prometheus-blackbox-exporter not installable | | | | |`,
-    );}
+    );
+  }
   console.log(`| curl -w %{time_total} | | | | | ${fmt(curl)} ms |`);
-  if (bb) {
+  if (aw && bb) {
     console.log(
       `\nCPU per probe, astron-watch / blackbox_exporter: ${fmt(per1000(aw) / per1000(bb), 2)}x`,
     );
   }
-  if (curl) console.log(`latency, astron-watch / curl: ${fmt(aw.latencyMs / curl, 2)}x`);
+  if (curl && aw) console.log(`latency, astron-watch / curl: ${fmt(aw.latencyMs / curl, 2)}x`);
+  if (curl && bb) console.log(`latency, blackbox_exporter / curl: ${fmt(bb.latencyMs / curl, 2)}x`);
 } finally {
   nginx.kill("SIGTERM");
   await nginx.status;

@@ -50,3 +50,26 @@ Deno.test("probe refuses bad arguments with one line, exit 2", async () => {
     assert.ok(r.stderr.includes(text), `${r.stderr} should include ${text}`);
   }
 });
+
+Deno.test("probe -L follows redirects and prints num_redirects; without it the 302 is the answer", async () => {
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/old") return new Response(null, { status: 302, headers: { location: "/new" } });
+    return new Response("moved and healthy");
+  });
+  const url = `http://127.0.0.1:${server.addr.port}/old`;
+  const followed = await cli(["probe", "-L", url, "--contains", "healthy"]);
+  assert.equal(followed.code, 0, followed.stderr);
+  assert.match(followed.stdout, /^http_code {10}200$/m);
+  assert.match(followed.stdout, /^num_redirects {6}1$/m);
+  const json = await cli(["probe", "--follow-redirects", "--json", url]);
+  assert.equal(json.code, 0, json.stderr);
+  const result = JSON.parse(json.stdout);
+  assert.equal(result.code, "ok");
+  assert.equal(result.status, 200);
+  assert.equal(result.redirects, 1);
+  const plain = await cli(["probe", url]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stdout, /^http_code {10}302$/m);
+  assert.doesNotMatch(plain.stdout, /num_redirects/);
+});

@@ -3,7 +3,7 @@ import { parseConfigText } from "../src/config/load.ts";
 import type { ProbeConfig } from "../src/config/schema.ts";
 import { PROBES } from "../src/probe/registry.ts";
 import { runWithDeadline } from "../src/probe/scheduler.ts";
-import type { ProbePhases, ProbeResult } from "../src/probe/types.ts";
+import type { ProbeCode, ProbePhases, ProbeResult } from "../src/probe/types.ts";
 import { freePort, tcpServer } from "./support/servers.ts";
 
 /** One validated probe config from a plain object (JSON is YAML). */
@@ -46,6 +46,7 @@ Deno.test("http probe measures connect, first byte and total in order, without d
     const result = await run(probeConfig({ type: "http", url: `${origin}/nginx-health` }));
     assert.equal(result.reason, undefined);
     assert.equal(result.ok, true);
+    assert.equal(result.code, "ok");
     assert.equal(result.status, 200);
     assert.equal(result.phases.dns, undefined);
     assert.equal(result.phases.tls, undefined);
@@ -114,17 +115,24 @@ Deno.test("http probe checks expectations", async (t) => {
   };
   await withServer(handler, async (origin) => {
     const port = new URL(origin).port;
-    const cases: { name: string; probe: Record<string, unknown>; reason?: string | RegExp }[] = [
+    const cases: {
+      name: string;
+      probe: Record<string, unknown>;
+      code?: ProbeCode;
+      reason?: string | RegExp;
+    }[] = [
       { name: "a 200 passes by default", probe: { url: `${origin}/` } },
       { name: "a 302 passes by default and is not followed", probe: { url: `${origin}/moved` } },
       {
         name: "a 404 fails by default",
         probe: { url: `${origin}/missing` },
+        code: "status",
         reason: "status 404, expected 2xx/3xx",
       },
       {
         name: "a status outside the set fails",
         probe: { url: `${origin}/`, expect: { status: [201, 202] } },
+        code: "status",
         reason: "status 200, expected 201 or 202",
       },
       {
@@ -142,6 +150,7 @@ Deno.test("http probe checks expectations", async (t) => {
       {
         name: "body_contains fails",
         probe: { url: `${origin}/`, expect: { body_contains: "sick" } },
+        code: "body",
         reason: 'body does not contain "sick"',
       },
       {
@@ -151,11 +160,13 @@ Deno.test("http probe checks expectations", async (t) => {
       {
         name: "body_regex fails",
         probe: { url: `${origin}/`, expect: { body_regex: "^down" } },
+        code: "body",
         reason: "body does not match /^down/",
       },
       {
         name: "max_latency fails on a slow answer",
         probe: { url: `${origin}/slow`, expect: { max_latency: "50ms" } },
+        code: "latency",
         reason: /^took 1\d\d\.\dms, over max_latency 50ms$/,
       },
       {
@@ -178,8 +189,10 @@ Deno.test("http probe checks expectations", async (t) => {
         if (c.reason === undefined) {
           assert.equal(result.reason, undefined);
           assert.equal(result.ok, true);
+          assert.equal(result.code, "ok");
         } else {
           assert.equal(result.ok, false);
+          assert.equal(result.code, c.code);
           if (typeof c.reason === "string") assert.equal(result.reason, c.reason ?? "");
           else assert.match(result.reason!, c.reason);
         }
@@ -236,6 +249,7 @@ Deno.test("http probe reads chunked, sized and close-delimited bodies, and caps 
         probeConfig({ type: "http", url: `${origin}/big`, expect: { body_contains: "TAIL" } }),
       );
       assert.equal(tail.reason, 'body does not contain "TAIL"');
+      assert.equal(tail.code, "body");
     });
   });
 
@@ -268,6 +282,7 @@ Deno.test("http probe reports refused when the port is closed", async () => {
   const port = freePort();
   const result = await run(probeConfig({ type: "http", url: `http://127.0.0.1:${port}/` }));
   assert.equal(result.ok, false);
+  assert.equal(result.code, "refused");
   assert.match(
     result.reason!,
     new RegExp(`^connecting to 127\\.0\\.0\\.1:${port}: .*refused`, "i"),
@@ -296,6 +311,7 @@ Deno.test("http probe of a server that accepts and never answers ends at its tim
     const result = await run(config, AbortSignal.timeout(300));
     const took = performance.now() - t0;
     assert.equal(result.reason, "timed out waiting for the response");
+    assert.equal(result.code, "timeout");
     assert.equal(typeof result.phases.connect, "number");
     assert.equal(result.phases.first_byte, undefined);
     assert.ok(took >= 295 && took < 400, `took ${took}ms`);
@@ -316,6 +332,7 @@ Deno.test("http probe reports a server that answers with something other than HT
     );
     assert.equal(r.ok, false);
     assert.equal(r.reason, 'not an HTTP/1.x response: "SSH-2.0-OpenSSH_9.2"');
+    assert.equal(r.code, "protocol");
   } finally {
     await serving;
     listener.close();
@@ -362,6 +379,7 @@ Deno.test("http probe checks JSON fields of the body", async () => {
   const down = await probe(`{ "data.items[0].n": 4 }`);
   assert.equal(down.ok, false);
   assert.equal(down.reason, "json data.items[0].n is 3, expected 4");
+  assert.equal(down.code, "body");
   const missing = await probe(`{ "data.nope": x }`);
   assert.equal(missing.reason, 'json data.nope is missing, expected "x"');
   const bad = parseConfigText(
@@ -371,5 +389,166 @@ Deno.test("http probe checks JSON fields of the body", async () => {
   assert.equal(bad.ok, false);
   if (!bad.ok) {
     assert.equal(bad.problems[0].message, '"a..b" is not a field path like data.items[0].status');
+  }
+});
+
+Deno.test("http probe follows redirects only when asked, up to 10, and checks the last answer", async (t) => {
+  await using other = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) =>
+      Response.json({
+        origin: "other",
+        auth: req.headers.get("authorization"),
+        cookie: req.headers.get("cookie"),
+      }),
+  );
+  const elsewhere = `http://127.0.0.1:${other.addr.port}/`;
+  const redirect = (status: number, location: string) =>
+    new Response(null, { status, headers: { location } });
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      const path = new URL(req.url).pathname;
+      const hops = /^\/hops\/(\d+)$/.exec(path);
+      if (hops) {
+        const n = Number(hops[1]);
+        return redirect(302, n > 1 ? `/hops/${n - 1}` : "/arrived");
+      }
+      switch (path) {
+        case "/arrived":
+          return new Response("arrived and healthy");
+        case "/to-missing":
+          return redirect(301, "/missing");
+        case "/see-other":
+          return redirect(303, "/echo");
+        case "/temporary":
+          return redirect(307, "/echo");
+        case "/elsewhere":
+          return redirect(302, elsewhere);
+        case "/ftp":
+          return redirect(302, "ftp://127.0.0.1/file");
+        case "/no-location":
+          return new Response("moved, but not said where", { status: 302 });
+        case "/echo":
+          return Response.json({
+            method: req.method,
+            body: await req.text(),
+            auth: req.headers.get("authorization"),
+          });
+      }
+      return new Response("no such page", { status: 404 });
+    },
+  );
+  const origin = `http://127.0.0.1:${server.addr.port}`;
+  const follow = { follow_redirects: true };
+  const cases: {
+    name: string;
+    probe: Record<string, unknown>;
+    code: ProbeCode;
+    status: number;
+    redirects?: number;
+    reason?: string;
+  }[] = [
+    {
+      name: "without follow_redirects a 302 is the answer",
+      probe: { url: `${origin}/hops/3` },
+      code: "ok",
+      status: 302,
+    },
+    {
+      name: "three redirects lead to the last answer, which is checked",
+      probe: { url: `${origin}/hops/3`, ...follow, expect: { body_contains: "arrived" } },
+      code: "ok",
+      status: 200,
+      redirects: 3,
+    },
+    {
+      name: "ten redirects are followed",
+      probe: { url: `${origin}/hops/10`, ...follow },
+      code: "ok",
+      status: 200,
+      redirects: 10,
+    },
+    {
+      name: "an eleventh is a failure",
+      probe: { url: `${origin}/hops/11`, ...follow },
+      code: "redirect",
+      status: 302,
+      redirects: 10,
+      reason: "more than 10 redirects",
+    },
+    {
+      name: "the last answer's status fails the check, and the reason counts the redirects",
+      probe: { url: `${origin}/to-missing`, ...follow },
+      code: "status",
+      status: 404,
+      redirects: 1,
+      reason: "status 404, expected 2xx/3xx (after 1 redirect)",
+    },
+    {
+      name: "a 303 turns a POST into a GET without its body, credentials kept on the same origin",
+      probe: {
+        url: `${origin}/see-other`,
+        ...follow,
+        method: "POST",
+        body: "ping",
+        headers: { Authorization: "Bearer t0k", "Content-Type": "text/plain" },
+        expect: { json: { method: "GET", body: "", auth: "Bearer t0k" } },
+      },
+      code: "ok",
+      status: 200,
+      redirects: 1,
+    },
+    {
+      name: "a 307 repeats the POST with its body",
+      probe: {
+        url: `${origin}/temporary`,
+        ...follow,
+        method: "POST",
+        body: "ping",
+        expect: { json: { method: "POST", body: "ping" } },
+      },
+      code: "ok",
+      status: 200,
+      redirects: 1,
+    },
+    {
+      name: "credentials do not go to another origin",
+      probe: {
+        url: `${origin}/elsewhere`,
+        ...follow,
+        headers: { Authorization: "Bearer t0k", Cookie: "session=s3cret" },
+        expect: { json: { origin: "other", auth: null, cookie: null } },
+      },
+      code: "ok",
+      status: 200,
+      redirects: 1,
+    },
+    {
+      name: "a Location that is not http(s) is a failure",
+      probe: { url: `${origin}/ftp`, ...follow },
+      code: "redirect",
+      status: 302,
+      redirects: 0,
+      reason: "status 302 redirects to a ftp URL, not http or https",
+    },
+    {
+      name: "a redirect status without a Location is the answer",
+      probe: { url: `${origin}/no-location`, ...follow },
+      code: "ok",
+      status: 302,
+      redirects: 0,
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const r = await run(probeConfig({ type: "http", ...c.probe }));
+      assert.equal(r.reason, c.reason);
+      assert.equal(r.code, c.code);
+      assert.equal(r.ok, c.code === "ok");
+      assert.equal(r.status, c.status);
+      assert.equal(r.redirects, c.redirects);
+      if (r.ok) assertOrdered(r.phases, ["connect", "first_byte", "total"]);
+    });
   }
 });

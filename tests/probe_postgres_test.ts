@@ -79,6 +79,7 @@ serverTest("postgres probe runs SELECT 1 against a real PostgreSQL", pg, async (
         return;
       }
       assert.match(r.reason!, /password authentication failed for user "aw_probe_/);
+      assert.equal(r.code, "auth");
       assert.ok(!r.reason!.includes("wrong-secret"));
     });
   } finally {
@@ -96,6 +97,7 @@ Deno.test("postgres probe reports a closed port and a silent server", async (t) 
     );
     assert.equal(r.ok, false);
     assert.match(r.reason!, new RegExp(`^connecting to 127\\.0\\.0\\.1:${port}: .*refused`, "i"));
+    assert.equal(r.code, "refused");
   });
 
   await t.step("hangs up at once", async () => {
@@ -114,6 +116,7 @@ Deno.test("postgres probe reports a closed port and a silent server", async (t) 
       );
       assert.equal(r.ok, false);
       assert.equal(r.reason, "the server closed the connection during startup");
+      assert.equal(r.code, "reset");
     } finally {
       await serving;
       listener.close();
@@ -132,6 +135,7 @@ Deno.test("postgres probe reports a closed port and a silent server", async (t) 
     const r = await PROBES.postgres(config, { signal: AbortSignal.timeout(300) });
     let took = performance.now() - t0;
     assert.equal(r.reason, "timed out in SELECT 1");
+    assert.equal(r.code, "timeout");
     assert.ok(took >= 295 && took < 400, `took ${took}ms`);
     t0 = performance.now();
     let own!: Promise<ProbeResult>;

@@ -24,6 +24,7 @@ serverTest("redis probe AUTHs and PINGs a real redis-server", locateRedis(), asy
     );
     assert.equal(r.reason, undefined);
     assert.equal(r.ok, true);
+    assert.equal(r.code, "ok");
     const { connect, first_byte, total } = r.phases;
     assert.ok(connect! <= first_byte! && first_byte! <= total, JSON.stringify(r.phases));
   });
@@ -37,6 +38,7 @@ serverTest("redis probe AUTHs and PINGs a real redis-server", locateRedis(), asy
       );
       assert.equal(r.ok, false);
       assert.match(r.reason!, /^AUTH failed: WRONGPASS /);
+      assert.equal(r.code, "auth");
       assert.ok(!r.reason!.includes("not-the-secret"));
     },
   );
@@ -47,6 +49,7 @@ serverTest("redis probe AUTHs and PINGs a real redis-server", locateRedis(), asy
     });
     assert.equal(r.ok, false);
     assert.match(r.reason!, /^PING failed: NOAUTH /);
+    assert.equal(r.code, "auth");
   });
 });
 
@@ -58,6 +61,7 @@ Deno.test("redis probe reports a closed port and a silent server", async (t) => 
     });
     assert.equal(r.ok, false);
     assert.match(r.reason!, /^connecting to 127\.0\.0\.1:\d+: .*refused/i);
+    assert.equal(r.code, "refused");
   });
 
   await t.step("accepts and never answers: ends at the timeout", async () => {
@@ -72,6 +76,7 @@ Deno.test("redis probe reports a closed port and a silent server", async (t) => 
     const t0 = performance.now();
     const r = await PROBES.redis(config, { signal: AbortSignal.timeout(200) });
     assert.equal(r.reason, "timed out waiting for the AUTH reply");
+    assert.equal(r.code, "timeout");
     const viaDeadline = await runWithDeadline((signal) => PROBES.redis(config, { signal }), 200);
     assert.equal(viaDeadline.ok, false);
     const took = performance.now() - t0;
@@ -92,6 +97,7 @@ Deno.test("redis probe reports a closed port and a silent server", async (t) => 
         { signal: never },
       );
       assert.equal(r.reason, 'PING failed: unexpected reply "HTTP/1.1 400 Bad Request"');
+      assert.equal(r.code, "protocol");
     } finally {
       await serving;
       listener.close();

@@ -25,6 +25,7 @@ Deno.test("a probe of a server that accepts and never answers ends within 100 ms
   );
   const took = performance.now() - t0;
   assert.equal(result.ok, false);
+  assert.equal(result.code, "timeout");
   assert.match(result.reason ?? "", /timed out/);
   assert.ok(took >= 295 && took < 400, `took ${took}ms`);
 });
@@ -34,13 +35,15 @@ Deno.test("the deadline holds even for a probe that ignores its signal", async (
   const stuck = new Promise<void>((r) => release = r);
   const ignoring: Probe = async () => {
     await stuck;
-    return { ok: true, phases: { total: 0 }, started_at: Date.now() };
+    return { ok: true, code: "ok", phases: { total: 0 }, started_at: Date.now() };
   };
   const [config] = probes(
     `probes: [{ name: x, type: tcp, target: "127.0.0.1:1", timeout: 100ms }]`,
   );
   const result = await runWithDeadline((signal) => ignoring(config, { signal }), 100);
   assert.equal(result.ok, false);
+  assert.equal(result.code, "timeout");
+  assert.equal(result.reason, "timed out after 100ms");
   release();
 });
 
@@ -49,6 +52,7 @@ Deno.test("tcp probe reports refused when the port is closed", async () => {
   const [config] = probes(`probes: [{ name: x, type: tcp, target: "127.0.0.1:${port}" }]`);
   const result = await PROBES.tcp(config, { signal: new AbortController().signal });
   assert.equal(result.ok, false);
+  assert.equal(result.code, "refused");
   assert.match(result.reason!, /refused/i);
 });
 
@@ -58,6 +62,7 @@ Deno.test("the scheduler runs on a fixed schedule, marks down after retries, and
     calls++;
     return Promise.resolve({
       ok: false,
+      code: "error",
       reason: "nope",
       phases: { total: 1 },
       started_at: Date.now(),
@@ -91,7 +96,13 @@ Deno.test("the board computes percentiles and uptime over its window", () => {
   board.sync([config]);
   const now = Date.now();
   for (let i = 1; i <= 100; i++) {
-    board.record("x", { ok: i % 10 !== 0, phases: { total: i }, started_at: now - 1000 + i });
+    const ok = i % 10 !== 0;
+    board.record("x", {
+      ok,
+      code: ok ? "ok" : "error",
+      phases: { total: i },
+      started_at: now - 1000 + i,
+    });
   }
   const s = board.status("x", now)!;
   assert.equal(s.p50, 50);
@@ -100,7 +111,7 @@ Deno.test("the board computes percentiles and uptime over its window", () => {
   assert.equal(s.uptime, 0.9);
   assert.equal(s.failures, 1);
   assert.equal(s.state, "up", "one failure in a row is not down with retries: 2");
-  board.record("x", { ok: false, phases: { total: 1 }, started_at: now });
+  board.record("x", { ok: false, code: "error", phases: { total: 1 }, started_at: now });
   assert.equal(board.status("x", now)!.state, "down");
 });
 
@@ -108,7 +119,7 @@ Deno.test("a reload that changes only a probe's body_regex restarts it with the 
   const seen: string[] = [];
   const recording: Probe = (config) => {
     seen.push(config.expect.body_regex?.source ?? "");
-    return Promise.resolve({ ok: true, phases: { total: 0 }, started_at: Date.now() });
+    return Promise.resolve({ ok: true, code: "ok", phases: { total: 0 }, started_at: Date.now() });
   };
   const scheduler = new ProbeScheduler({
     registry: { ...PROBES, http: recording },
@@ -133,7 +144,7 @@ Deno.test("a probe with a 30d interval and timeout runs once, not every millisec
   const count = (name: "month" | "clock"): Probe => () => {
     runs[name]++;
     if (name === "clock") tick();
-    return Promise.resolve({ ok: true, phases: { total: 0 }, started_at: Date.now() });
+    return Promise.resolve({ ok: true, code: "ok", phases: { total: 0 }, started_at: Date.now() });
   };
   const scheduler = new ProbeScheduler({
     registry: { ...PROBES, tcp: count("month"), redis: count("clock") },

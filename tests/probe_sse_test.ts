@@ -148,6 +148,7 @@ Deno.test("sse probe reads the workflow stream and times the first event", async
     const r = await PROBES.sse(config("/error"), { signal: never });
     assert.equal(r.ok, false);
     assert.equal(r.reason, "error event (event 2) code 20204: workflow node execution failed");
+    assert.equal(r.code, "stream");
     assert.equal(r.events, 2);
   });
 
@@ -155,6 +156,7 @@ Deno.test("sse probe reads the workflow stream and times the first event", async
     const r = await PROBES.sse(config("/unfinished"), { signal: never });
     assert.equal(r.ok, false);
     assert.equal(r.reason, 'the stream ended after 2 events without finish_reason "stop"');
+    assert.equal(r.code, "stream");
   });
 
   await t.step("multi-line data and CRLF line ends make one event", async () => {
@@ -171,6 +173,7 @@ Deno.test("sse probe reads the workflow stream and times the first event", async
     const took = performance.now() - t0;
     assert.equal(r.ok, false);
     assert.equal(r.reason, "no event within first_event_within 100ms");
+    assert.equal(r.code, "latency");
     assert.ok(took < 200, `took ${took}ms`);
   });
 
@@ -180,6 +183,7 @@ Deno.test("sse probe reads the workflow stream and times the first event", async
     const took = performance.now() - t0;
     assert.equal(r.ok, false);
     assert.equal(r.reason, 'timed out after 1 event, before finish_reason "stop"');
+    assert.equal(r.code, "timeout");
     assert.equal(typeof r.phases.first_event, "number");
     assert.ok(took >= 295 && took < 400, `took ${took}ms`);
   });
@@ -205,6 +209,7 @@ Deno.test("sse probe reads the workflow stream and times the first event", async
     );
     assert.equal(r.ok, false);
     assert.equal(r.status, 401);
+    assert.equal(r.code, "status");
     assert.equal(r.reason, 'status 401, expected 200: {"code":10001,"message":"invalid api key"}');
   });
 
@@ -218,5 +223,6 @@ Deno.test("sse probe reads the workflow stream and times the first event", async
       r.reason,
       'content-type "application/json", not text/event-stream: {"code":20001,"message":"bad request body"}',
     );
+    assert.equal(r.code, "body");
   });
 });

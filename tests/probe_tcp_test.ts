@@ -54,6 +54,7 @@ Deno.test("tcp probe connects and reads banners", async (t) => {
       signal: never,
     });
     assert.equal(r.ok, true, r.reason ?? "");
+    assert.equal(r.code, "ok");
     assert.ok(r.phases.connect! <= r.phases.total);
     assert.equal(r.phases.dns, undefined);
   });
@@ -95,6 +96,7 @@ Deno.test("tcp probe connects and reads banners", async (t) => {
       { signal: never },
     );
     assert.equal(r.ok, false);
+    assert.equal(r.code, "banner");
     assert.match(
       r.reason!,
       /^closed before banner "8\.0"; got "\\x..\\x00\\x00\\x00\\x0a5\.7\.44\\x00/,
@@ -112,6 +114,7 @@ Deno.test("tcp probe connects and reads banners", async (t) => {
     );
     const took = performance.now() - t0;
     assert.equal(r.reason, 'timed out waiting for banner "8.0"; nothing received');
+    assert.equal(r.code, "timeout");
     assert.ok(took >= 195 && took < 300, `took ${took}ms`);
   });
 });

@@ -51,6 +51,7 @@ serverTest(
           );
           assert.equal(r.reason, undefined);
           assert.equal(r.ok, true);
+          assert.equal(r.code, "ok");
           const { connect, tls, first_byte, total } = r.phases;
           assert.ok(connect !== undefined && tls !== undefined && first_byte !== undefined);
           assert.ok(
@@ -84,6 +85,7 @@ serverTest(
           );
           if (c.reason) {
             assert.equal(r.ok, false);
+            assert.equal(r.code, "cert_expiry");
             assert.match(r.reason!, c.reason);
           } else {
             assert.equal(r.ok, true, r.reason ?? "");
@@ -99,6 +101,7 @@ serverTest(
         );
         assert.equal(r.ok, false);
         assert.match(r.reason!, /^TLS handshake: .*UnknownIssuer/);
+        assert.equal(r.code, "tls");
         assert.equal(typeof r.phases.connect, "number");
         assert.equal(r.phases.tls, undefined);
         assert.equal(r.cert_expiry, undefined);
@@ -138,6 +141,7 @@ serverTest("https probe of a plain-HTTP port fails in the handshake", openssl, a
       { signal: AbortSignal.timeout(2000) },
     );
     assert.equal(r.ok, false);
+    assert.equal(r.code, "tls");
     assert.match(r.reason!, /^TLS handshake: /);
   } finally {
     await server.shutdown();

@@ -31,6 +31,7 @@ options:
   --body TEXT            a request body
   --status CODES         expected statuses, comma-separated (default any 2xx/3xx)
   --contains TEXT        the body must contain TEXT
+  -L, --follow-redirects follow up to 10 redirects (http) and check the last answer
   --password TEXT        redis AUTH password
   --json                 print the result as JSON
   -h, --help             show this help
@@ -66,6 +67,7 @@ export const probeCommand: Command = {
       status: { type: "string" },
       contains: { type: "string" },
       password: { type: "string" },
+      "follow-redirects": { type: "boolean", short: "L" },
       json: { type: "boolean" },
     }, true);
     if (values.help) {
@@ -98,6 +100,7 @@ export const probeCommand: Command = {
     if (Object.keys(headers).length) probe.headers = headers;
     if (values.body !== undefined) probe.body = values.body;
     if (values.password !== undefined) probe.password = values.password;
+    if (values["follow-redirects"]) probe.follow_redirects = true;
     const expect: Record<string, unknown> = {};
     if (values.status) expect.status = values.status.split(",").map((s) => s.trim());
     if (values.contains !== undefined) expect.body_contains = values.contains;
@@ -118,6 +121,9 @@ export const probeCommand: Command = {
     } else {
       let text = `${type} ${shown}\n`;
       if (result.status !== undefined) text += `${"http_code".padEnd(19)}${result.status}\n`;
+      if (result.redirects !== undefined) {
+        text += `${"num_redirects".padEnd(19)}${result.redirects}\n`;
+      }
       for (const [phase, name] of CURL_NAMES) {
         const ms = result.phases[phase];
         if (ms !== undefined) text += `${name.padEnd(19)}${(ms / 1000).toFixed(6)}s\n`;

@@ -8,7 +8,7 @@
 
 import type { ProbeConfig } from "../config/schema.ts";
 import { formatHostPort } from "../config/reader.ts";
-import type { ProbeResult } from "./types.ts";
+import type { ProbeCode, ProbeResult } from "./types.ts";
 
 /** A probe's state: no result yet, up, or down (failed `retries` times in a row). */
 export type ProbeState = "pending" | "up" | "down";
@@ -30,7 +30,7 @@ export interface ProbeStatus {
   /** Failures in a row, now. */
   failures: number;
   last?: ProbeResult;
-  last_error?: { at: number; reason: string };
+  last_error?: { at: number; code: ProbeCode; reason: string };
   /** Latency percentiles (ms) and uptime (0-1) over the window; null before any run. */
   p50: number | null;
   p90: number | null;
@@ -52,7 +52,7 @@ interface Entry {
   state: ProbeState;
   failures: number;
   last?: ProbeResult;
-  lastError?: { at: number; reason: string };
+  lastError?: { at: number; code: ProbeCode; reason: string };
   samples: ProbeSample[];
 }
 
@@ -104,7 +104,7 @@ export class ProbeBoard {
       e.state = "up";
     } else {
       e.failures++;
-      e.lastError = { at: result.started_at, reason: result.reason ?? "failed" };
+      e.lastError = { at: result.started_at, code: result.code, reason: result.reason ?? "failed" };
       if (e.failures >= e.config.retries) e.state = "down";
     }
     e.samples.push({ at: result.started_at, ok: result.ok, ms: result.phases.total });

@@ -10,7 +10,7 @@
  */
 
 import { errorMessage } from "../errors.ts";
-import { type ProbePhases, since } from "./types.ts";
+import { type ProbeCode, type ProbePhases, since } from "./types.ts";
 
 /** The phases a run has reached so far; filled in as they happen. */
 export type PhaseTimes = Omit<ProbePhases, "total">;
@@ -21,9 +21,47 @@ export interface RunClock {
   phases: PhaseTimes;
 }
 
-/** A probe failure whose message is already the one line a user sees. */
+/** A probe failure: its code, and a message that is already the one line a user sees. */
 export class ProbeError extends Error {
   override name = "ProbeError";
+  readonly code: ProbeCode;
+
+  constructor(code: ProbeCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Deno's error classes and Node's `err.code`s, by the probe code they mean. */
+const CODE_OF: [ProbeCode, (new (...args: never[]) => Error)[], string[]][] = [
+  ["refused", [Deno.errors.ConnectionRefused], ["ECONNREFUSED"]],
+  ["reset", [
+    Deno.errors.ConnectionReset,
+    Deno.errors.ConnectionAborted,
+    Deno.errors.BrokenPipe,
+    Deno.errors.UnexpectedEof,
+  ], ["ECONNRESET", "ECONNABORTED", "EPIPE"]],
+  ["timeout", [Deno.errors.TimedOut], ["ETIMEDOUT"]],
+  ["dns", [], ["ENOTFOUND", "EAI_AGAIN", "EAI_NONAME"]],
+  ["connect", [Deno.errors.NetworkUnreachable, Deno.errors.AddrNotAvailable], [
+    "EHOSTUNREACH",
+    "ENETUNREACH",
+    "EADDRNOTAVAIL",
+  ]],
+];
+
+/**
+ * The probe code of a thrown error, from its class (`Deno.errors.*`) or its
+ * Node `code` (`ECONNREFUSED`, ...); `fallback` for anything else.
+ */
+export function errorCode(err: unknown, fallback: ProbeCode): ProbeCode {
+  if (err instanceof ProbeError) return err.code;
+  const nodeCode = (err as { code?: unknown } | null)?.code;
+  for (const [code, classes, nodeCodes] of CODE_OF) {
+    if (classes.some((c) => err instanceof c)) return code;
+    if (typeof nodeCode === "string" && nodeCodes.includes(nodeCode)) return code;
+  }
+  return fallback;
 }
 
 const IPV4_RE = /^\d{1,3}(?:\.\d{1,3}){3}$/;
@@ -41,8 +79,23 @@ export function bareHostname(url: URL): string {
 
 /** How a run ended early because its signal aborted: `timed out` or `aborted`. */
 export function abortWord(signal: AbortSignal): string {
+  return abortCode(signal) === "timeout" ? "timed out" : "aborted";
+}
+
+/** The code of a run its signal ended: `timeout` (a `TimeoutError` reason) or `aborted`. */
+export function abortCode(signal: AbortSignal): "timeout" | "aborted" {
   const r = signal.reason;
-  return r instanceof DOMException && r.name === "TimeoutError" ? "timed out" : "aborted";
+  return r instanceof DOMException && r.name === "TimeoutError" ? "timeout" : "aborted";
+}
+
+/** The error of a run its signal ended during `step`: `timed out waiting for the response`. */
+export function abortError(signal: AbortSignal, step: string): ProbeError {
+  return new ProbeError(abortCode(signal), `${abortWord(signal)} ${step}`);
+}
+
+/** Whether a code says the run was ended by its signal. */
+export function isAbort(code: ProbeCode): boolean {
+  return code === "timeout" || code === "aborted";
 }
 
 /**
@@ -66,7 +119,7 @@ export async function resolveHost(
     try {
       [address] = await Deno.resolveDns(host, type, { signal });
     } catch (err) {
-      if (signal.aborted) throw new ProbeError(`${abortWord(signal)} resolving ${host}`);
+      if (signal.aborted) throw abortError(signal, `resolving ${host}`);
       error ??= err;
     }
     if (address) break;
@@ -75,7 +128,7 @@ export async function resolveHost(
     const why = error instanceof Deno.errors.NotFound || error === undefined
       ? "no such host"
       : errorMessage(error);
-    throw new ProbeError(`resolving ${host}: ${why}`);
+    throw new ProbeError("dns", `resolving ${host}: ${why}`);
   }
   clock.phases.dns = since(clock.t0);
   return address;
@@ -165,8 +218,8 @@ export async function dial(
   try {
     conn = await Deno.connect({ hostname: address, port, signal });
   } catch (err) {
-    if (signal.aborted) throw new ProbeError(`${abortWord(signal)} connecting to ${where}`);
-    throw new ProbeError(`connecting to ${where}: ${errorMessage(err)}`);
+    if (signal.aborted) throw abortError(signal, `connecting to ${where}`);
+    throw new ProbeError(errorCode(err, "connect"), `connecting to ${where}: ${errorMessage(err)}`);
   }
   clock.phases.connect = since(clock.t0);
   try {
@@ -238,10 +291,12 @@ export class ConnReader {
         return text;
       }
       this.#scanned = this.#pending.length;
-      if (this.#pending.length > max) throw new ProbeError(`a line longer than ${max} bytes`);
+      if (this.#pending.length > max) {
+        throw new ProbeError("protocol", `a line longer than ${max} bytes`);
+      }
       if (!await this.fill()) {
         if (this.#pending.length === 0) return null;
-        throw new ProbeError("the connection closed in the middle of a line");
+        throw new ProbeError("reset", "the connection closed in the middle of a line");
       }
     }
   }

@@ -10,10 +10,12 @@
 import { errorMessage } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import {
-  abortWord,
+  abortError,
   bareHostname,
   ConnReader,
   dial,
+  errorCode,
+  isAbort,
   type Link,
   ProbeError,
   type RunClock,
@@ -21,13 +23,26 @@ import {
 import { startTls } from "./tls.ts";
 import { since } from "./types.ts";
 
-/** Options for {@linkcode http1Request}. */
-export interface Http1Options {
+/** One request to send: where, and what. */
+export interface Http1Request {
+  url: URL;
   method: string;
   headers: Record<string, string>;
   body?: string;
   /** The `Accept` header unless `headers` sets one; default `*\/*`. */
   accept?: string;
+}
+
+/** A request encoded once by {@linkcode prepareRequest}, to send any number of times. */
+export interface PreparedRequest {
+  url: URL;
+  method: string;
+  /** The bytes sent: the head, then the body. */
+  bytes: Uint8Array;
+}
+
+/** Options for {@linkcode http1Request}. */
+export interface Http1Options {
   /** Extra CAs to trust for `https:`. */
   caCerts?: string[];
   signal: AbortSignal;
@@ -68,20 +83,21 @@ const OWN_HEADERS = new Set(["connection", "content-length", "transfer-encoding"
  * @example
  * ```ts ignore
  * const clock = { t0: performance.now(), phases: {} };
- * using res = await http1Request(new URL("http://127.0.0.1:8080/"), { method: "GET", headers: {}, signal }, clock);
+ * const request = prepareRequest({ url: new URL("http://127.0.0.1:8080/"), method: "GET", headers: {} });
+ * using res = await http1Request(request, { signal }, clock);
  * for await (const chunk of res.body()) console.log(chunk.length);
  * ```
  */
 export async function http1Request(
-  url: URL,
+  request: PreparedRequest,
   options: Http1Options,
   clock: RunClock,
 ): Promise<Http1Response> {
   const { signal } = options;
+  const { url, method } = request;
   const https = url.protocol === "https:";
   const host = bareHostname(url);
   const port = url.port ? Number(url.port) : https ? 443 : 80;
-  const request = encodeRequest(url, options);
   const { link, address } = await dial(host, port, clock, signal);
   let step = "sending the request";
   try {
@@ -89,13 +105,13 @@ export async function http1Request(
     const reader = new ConnReader(link.conn, () => {
       clock.phases.first_byte = since(clock.t0);
     });
-    await link.writeAll(request);
+    await link.writeAll(request.bytes);
     step = "waiting for the response";
     let head: Head;
     do head = await readHead(reader); while (
       head.status >= 100 && head.status < 200 && head.status !== 101
     );
-    const framing = bodyFraming(options.method, head);
+    const framing = bodyFraming(method, head);
     return {
       ...head,
       address,
@@ -109,21 +125,51 @@ export async function http1Request(
     link.close();
     if (clock.phases.first_byte !== undefined) step = "reading the response headers";
     if (signal.aborted) {
-      if (err instanceof ProbeError && /^(timed out|aborted)/.test(err.message)) throw err;
-      throw new ProbeError(`${abortWord(signal)} ${step}`);
+      if (err instanceof ProbeError && isAbort(err.code)) throw err;
+      throw abortError(signal, step);
     }
     if (err instanceof ProbeError) throw err;
-    throw new ProbeError(`${step}: ${errorMessage(err)}`);
+    throw new ProbeError(errorCode(err, "error"), `${step}: ${errorMessage(err)}`);
   }
 }
 
-function encodeRequest(url: URL, options: Http1Options): Uint8Array {
+/**
+ * Encode `request` (head and body) once: `Host`, `User-Agent` and `Accept`
+ * unless its headers set them, `Authorization: Basic` from the URL's
+ * credentials, `Content-Length`, `Connection: close`.
+ *
+ * @throws {ProbeError} (`config`) when a header contains a line break.
+ */
+export function prepareRequest(request: Http1Request): PreparedRequest {
+  const { url, method } = request;
+  return { url, method, bytes: encodeRequest(request) };
+}
+
+const prepared = new WeakMap<object, PreparedRequest>();
+
+/**
+ * {@linkcode prepareRequest} of what `make` returns, once per `key` (a probe's
+ * config, which sends the same request every run until a reload replaces it).
+ *
+ * @throws {ProbeError} as {@linkcode prepareRequest} does (and then nothing is kept).
+ */
+export function preparedOnce(key: object, make: () => Http1Request): PreparedRequest {
+  let request = prepared.get(key);
+  if (!request) {
+    request = prepareRequest(make());
+    prepared.set(key, request);
+  }
+  return request;
+}
+
+function encodeRequest(options: Http1Request): Uint8Array {
+  const { url } = options;
   const body = options.body === undefined ? undefined : new TextEncoder().encode(options.body);
   const lines = [`${options.method} ${url.pathname || "/"}${url.search} HTTP/1.1`];
   const given = new Map<string, string>();
   for (const [name, value] of Object.entries(options.headers)) {
     if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) {
-      throw new ProbeError(`header ${JSON.stringify(name)} contains a line break`);
+      throw new ProbeError("config", `header ${JSON.stringify(name)} contains a line break`);
     }
     given.set(name.toLowerCase(), name);
   }
@@ -166,19 +212,28 @@ interface Head {
 
 async function readHead(reader: ConnReader): Promise<Head> {
   const first = await reader.line(MAX_LINE);
-  if (first === null) throw new ProbeError("the server closed the connection without answering");
+  if (first === null) {
+    throw new ProbeError("reset", "the server closed the connection without answering");
+  }
   const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(first);
   if (!m) {
-    throw new ProbeError(`not an HTTP/1.x response: ${JSON.stringify(first.slice(0, 60))}`);
+    throw new ProbeError(
+      "protocol",
+      `not an HTTP/1.x response: ${JSON.stringify(first.slice(0, 60))}`,
+    );
   }
   const headers = new Map<string, string>();
   let size = first.length;
   while (true) {
     const line = await reader.line(MAX_LINE);
-    if (line === null) throw new ProbeError("the connection closed inside the response headers");
+    if (line === null) {
+      throw new ProbeError("reset", "the connection closed inside the response headers");
+    }
     if (line === "") break;
     size += line.length;
-    if (size > MAX_HEAD) throw new ProbeError(`response headers over ${MAX_HEAD} bytes`);
+    if (size > MAX_HEAD) {
+      throw new ProbeError("protocol", `response headers over ${MAX_HEAD} bytes`);
+    }
     const colon = line.indexOf(":");
     if (colon <= 0) continue;
     const name = line.slice(0, colon).trim().toLowerCase();
@@ -201,7 +256,7 @@ function bodyFraming(method: string, head: Head): Framing {
   if (cl !== undefined) {
     const length = Number(cl.split(",")[0].trim());
     if (!Number.isSafeInteger(length) || length < 0) {
-      throw new ProbeError(`bad Content-Length ${JSON.stringify(cl)}`);
+      throw new ProbeError("protocol", `bad Content-Length ${JSON.stringify(cl)}`);
     }
     return { kind: "length", length };
   }
@@ -221,6 +276,7 @@ async function* readBody(
         const chunk = await reader.chunk(left);
         if (chunk === null) {
           throw new ProbeError(
+            "reset",
             `the body ended after ${framing.length - left} of ${framing.length} bytes`,
           );
         }
@@ -231,11 +287,14 @@ async function* readBody(
       while (true) {
         const sizeLine = await reader.line(MAX_LINE);
         if (sizeLine === null) {
-          throw new ProbeError("the chunked body ended without its last chunk");
+          throw new ProbeError("reset", "the chunked body ended without its last chunk");
         }
         const size = parseInt(sizeLine.split(";")[0].trim(), 16);
         if (!Number.isSafeInteger(size) || size < 0) {
-          throw new ProbeError(`bad chunk size ${JSON.stringify(sizeLine.slice(0, 20))}`);
+          throw new ProbeError(
+            "protocol",
+            `bad chunk size ${JSON.stringify(sizeLine.slice(0, 20))}`,
+          );
         }
         if (size === 0) {
           let trailer: string | null;
@@ -245,11 +304,15 @@ async function* readBody(
         let left = size;
         while (left > 0) {
           const chunk = await reader.chunk(left);
-          if (chunk === null) throw new ProbeError("the chunked body ended inside a chunk");
+          if (chunk === null) {
+            throw new ProbeError("reset", "the chunked body ended inside a chunk");
+          }
           left -= chunk.length;
           yield chunk;
         }
-        if ((await reader.line(2)) !== "") throw new ProbeError("a chunk did not end with CRLF");
+        if ((await reader.line(2)) !== "") {
+          throw new ProbeError("protocol", "a chunk did not end with CRLF");
+        }
       }
     } else if (framing.kind === "close") {
       while (true) {
@@ -260,8 +323,8 @@ async function* readBody(
     }
   } catch (err) {
     link.close();
-    if (signal.aborted) throw new ProbeError(`${abortWord(signal)} reading the body`);
+    if (signal.aborted) throw abortError(signal, "reading the body");
     if (err instanceof ProbeError) throw err;
-    throw new ProbeError(`reading the body: ${errorMessage(err)}`);
+    throw new ProbeError(errorCode(err, "error"), `reading the body: ${errorMessage(err)}`);
   }
 }

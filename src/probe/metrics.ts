@@ -15,16 +15,15 @@ import type { PlatformMetrics } from "../metrics/meter.ts";
 import { type ProbeBoard, probeTarget } from "./board.ts";
 import type { ProbeResult } from "./types.ts";
 
-/** The `ret` label of a run: `0` when up, else the HTTP status or a short cause. */
-export function resultCode(result: ProbeResult): string {
+/**
+ * The `ret` label of a run, from its code (never its reason): `0` when up,
+ * the HTTP status when the status failed the check, else the code itself
+ * (`timeout`, `refused`, `dns`, `tls`, `body`, ...).
+ */
+export function resultRet(result: ProbeResult): string {
   if (result.ok) return "0";
-  if (result.status !== undefined && (result.status < 200 || result.status >= 400)) {
-    return String(result.status);
-  }
-  const reason = result.reason ?? "";
-  if (/timed out|timeout/i.test(reason)) return "timeout";
-  if (/refused/i.test(reason)) return "refused";
-  return "error";
+  if (result.code === "status" && result.status !== undefined) return String(result.status);
+  return result.code;
 }
 
 /** Wires probe runs to the metrics and spans. */
@@ -82,11 +81,11 @@ export class ProbeMetrics {
     });
     return (result) => {
       const durationMs = result.phases.total;
-      const code = resultCode(result);
+      const ret = resultRet(result);
       if (result.ok) meter.inSuccessCount({ durationMs });
-      else meter.inErrorCount(code, { durationMs });
+      else meter.inErrorCount(ret, { durationMs });
       if (!span) return;
-      span.setAttribute("code", code);
+      span.setAttribute("code", ret);
       for (const [phase, ms] of Object.entries(result.phases)) {
         span.setAttribute(`probe.phase.${phase}_ms`, ms);
       }

@@ -9,9 +9,17 @@ import net from "node:net";
 import postgres from "postgres";
 import type { ProbeConfig } from "../config/schema.ts";
 import { errorMessage } from "../errors.ts";
-import { abortWord, bareHostname, resolveHost, type RunClock } from "./conn.ts";
+import {
+  abortCode,
+  abortWord,
+  bareHostname,
+  errorCode,
+  ProbeError,
+  resolveHost,
+  type RunClock,
+} from "./conn.ts";
 import { checkLatency } from "./expect.ts";
-import { type ProbeContext, type ProbeResult, since } from "./types.ts";
+import { type ProbeCode, type ProbeContext, type ProbeResult, since } from "./types.ts";
 
 /**
  * Probe a `postgres://user:pass@host:port/db` URL with a one-connection
@@ -52,7 +60,7 @@ export async function postgresProbe(config: ProbeConfig, ctx: ProbeContext): Pro
       // One connection per run: a hang-up during startup is the answer, not a retry.
       socket: () => {
         if (handed || s.destroyed || s.readyState !== "open") {
-          throw new Error("the server closed the connection during startup");
+          throw new ProbeError("reset", "the server closed the connection during startup");
         }
         handed = true;
         return s;
@@ -62,13 +70,28 @@ export async function postgresProbe(config: ProbeConfig, ctx: ProbeContext): Pro
     if (signal.aborted) throw signal.reason;
     await sql`SELECT 1`;
     const total = since(clock.t0);
-    const reason = checkLatency(config.expect, total);
-    return { ok: reason === undefined, reason, phases: { ...clock.phases, total }, started_at };
+    const failed = checkLatency(config.expect, total);
+    return {
+      ok: failed === undefined,
+      code: failed?.code ?? "ok",
+      reason: failed?.reason,
+      phases: { ...clock.phases, total },
+      started_at,
+    };
   } catch (err) {
-    const reason = signal.aborted
-      ? `${abortWord(signal)} ${clock.phases.connect === undefined ? "connecting" : "in SELECT 1"}`
-      : describe(err);
-    return { ok: false, reason, phases: { ...clock.phases, total: since(clock.t0) }, started_at };
+    const [code, reason] = signal.aborted
+      ? [
+        abortCode(signal),
+        `${abortWord(signal)} ${clock.phases.connect === undefined ? "connecting" : "in SELECT 1"}`,
+      ]
+      : [pgCode(err), describe(err)];
+    return {
+      ok: false,
+      code,
+      reason,
+      phases: { ...clock.phases, total: since(clock.t0) },
+      started_at,
+    };
   } finally {
     signal.removeEventListener("abort", onAbort);
     await sql?.end({ timeout: 0 }).catch(() => {});
@@ -103,7 +126,7 @@ function connectSocket(
     const onError = (err: Error) => {
       done();
       socket.destroy();
-      reject(new Error(`connecting to ${where}: ${err.message}`));
+      reject(new ProbeError(errorCode(err, "connect"), `connecting to ${where}: ${err.message}`));
     };
     const onAbort = () => {
       done();
@@ -116,8 +139,22 @@ function connectSocket(
   });
 }
 
+/**
+ * The code of a failed run: `auth` for SQLSTATE class 28 (invalid
+ * authorization), `refused`/`reset`/... for the socket's errors, `error`
+ * for any other server error.
+ */
+function pgCode(err: unknown): ProbeCode {
+  const e = err as { code?: unknown; severity?: unknown } | null;
+  if (e && typeof e.severity === "string" && typeof e.code === "string") {
+    return e.code.startsWith("28") ? "auth" : "error";
+  }
+  return errorCode(err, "error");
+}
+
 /** The server's message (with its SQLSTATE code) or the client's, in one line. */
 function describe(err: unknown): string {
+  if (err instanceof ProbeError) return err.message;
   if (err && typeof err === "object" && "code" in err) {
     const e = err as { code?: string; message?: string; severity?: string };
     const msg = errorMessage(err);

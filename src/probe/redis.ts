@@ -9,7 +9,16 @@
 
 import type { ProbeConfig } from "../config/schema.ts";
 import { errorMessage } from "../errors.ts";
-import { abortWord, ConnReader, dial, type Link, ProbeError, type RunClock } from "./conn.ts";
+import {
+  abortError,
+  ConnReader,
+  dial,
+  errorCode,
+  isAbort,
+  type Link,
+  ProbeError,
+  type RunClock,
+} from "./conn.ts";
 import { checkLatency } from "./expect.ts";
 import { type ProbeContext, type ProbeResult, since } from "./types.ts";
 
@@ -38,22 +47,29 @@ export async function redisProbe(config: ProbeConfig, ctx: ProbeContext): Promis
     if (commands.length === 2) {
       step = "waiting for the AUTH reply";
       const auth = await readReply(reader);
-      if (auth !== "+OK") throw new ProbeError(`AUTH failed: ${describeReply(auth)}`);
+      if (auth !== "+OK") throw replyError("AUTH", auth);
     }
     step = "waiting for the PING reply";
     const pong = await readReply(reader);
-    if (pong !== "+PONG") throw new ProbeError(`PING failed: ${describeReply(pong)}`);
+    if (pong !== "+PONG") throw replyError("PING", pong);
     const total = since(clock.t0);
-    const reason = checkLatency(config.expect, total);
-    return { ok: reason === undefined, reason, phases: { ...clock.phases, total }, started_at };
-  } catch (err) {
-    let reason = err instanceof ProbeError ? err.message : `${step}: ${errorMessage(err)}`;
-    if (ctx.signal.aborted && !/^(timed out|aborted)/.test(reason)) {
-      reason = `${abortWord(ctx.signal)} ${step}`;
-    }
+    const failed = checkLatency(config.expect, total);
+    return {
+      ok: failed === undefined,
+      code: failed?.code ?? "ok",
+      reason: failed?.reason,
+      phases: { ...clock.phases, total },
+      started_at,
+    };
+  } catch (caught) {
+    let err = caught instanceof ProbeError
+      ? caught
+      : new ProbeError(errorCode(caught, "error"), `${step}: ${errorMessage(caught)}`);
+    if (ctx.signal.aborted && !isAbort(err.code)) err = abortError(ctx.signal, step);
     return {
       ok: false,
-      reason,
+      code: err.code,
+      reason: err.message,
       phases: { ...clock.phases, total: since(clock.t0) },
       started_at,
     };
@@ -76,11 +92,29 @@ function encodeCommands(commands: string[][]): Uint8Array {
 /** One reply's first line (`+OK`, `-ERR ...`, `$5`, ...). */
 async function readReply(reader: ConnReader): Promise<string> {
   const line = await reader.line(64 * 1024);
-  if (line === null) throw new ProbeError("the server closed the connection without a reply");
+  if (line === null) {
+    throw new ProbeError("reset", "the server closed the connection without a reply");
+  }
   return line;
 }
 
-function describeReply(line: string): string {
-  if (line.startsWith("-")) return line.slice(1).trim();
-  return `unexpected reply ${JSON.stringify(line.slice(0, 80))}`;
+/** Redis error replies whose first word says the credentials were refused. */
+const AUTH_ERRORS = new Set(["WRONGPASS", "NOAUTH", "NOPERM"]);
+
+/**
+ * A reply other than the one expected: `-ERR ...` as the server's words
+ * (`auth` when its error kind, the first word, is `WRONGPASS`, `NOAUTH` or
+ * `NOPERM`, and for any error to `AUTH`), anything else as not Redis.
+ */
+function replyError(command: "AUTH" | "PING", line: string): ProbeError {
+  if (!line.startsWith("-")) {
+    return new ProbeError(
+      "protocol",
+      `${command} failed: unexpected reply ${JSON.stringify(line.slice(0, 80))}`,
+    );
+  }
+  const text = line.slice(1).trim();
+  const kind = text.split(" ", 1)[0];
+  const code = command === "AUTH" || AUTH_ERRORS.has(kind) ? "auth" : "error";
+  return new ProbeError(code, `${command} failed: ${text}`);
 }

@@ -60,6 +60,7 @@ export async function runWithDeadline(
       timers.push(setLongTimeout(() => {
         resolve({
           ok: false,
+          code: "timeout",
           reason: `timed out after ${formatDuration(timeoutMs)}`,
           phases: { total: Math.round((performance.now() - t0) * 1000) / 1000 },
           started_at,
@@ -69,7 +70,12 @@ export async function runWithDeadline(
   });
   const own = run(controller.signal).then((result) =>
     controller.signal.aborted && result.ok
-      ? { ...result, ok: false, reason: `timed out after ${formatDuration(timeoutMs)}` }
+      ? {
+        ...result,
+        ok: false,
+        code: "timeout" as const,
+        reason: `timed out after ${formatDuration(timeoutMs)}`,
+      }
       : result
   );
   try {
@@ -209,7 +215,7 @@ export class ProbeScheduler {
       const state = this.#options.board.record(config.name, result);
       if (state !== before && state !== "pending") {
         const log = this.#options.logger.child({ probe: config.name });
-        if (state === "down") log.warn("probe down", { reason: result.reason });
+        if (state === "down") log.warn("probe down", { code: result.code, reason: result.reason });
         else log.info("probe up", { ms: result.phases.total });
       }
     } finally {

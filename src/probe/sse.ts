@@ -18,12 +18,18 @@
 import type { ProbeConfig } from "../config/schema.ts";
 import { errorMessage } from "../errors.ts";
 import { formatDuration } from "../config/units.ts";
-import { ProbeError, type RunClock } from "./conn.ts";
+import { abortCode, abortWord, errorCode, type RunClock } from "./conn.ts";
 import { checkCertDays, checkLatency, checkStatus } from "./expect.ts";
 import type { HttpProbeOptions } from "./http.ts";
-import { http1Request, type Http1Response } from "./http1.ts";
+import { http1Request, type Http1Response, preparedOnce } from "./http1.ts";
 import { envCaCerts, responseCertExpiry } from "./tls.ts";
-import { type Probe, type ProbeContext, type ProbeResult, since } from "./types.ts";
+import {
+  type Probe,
+  type ProbeContext,
+  type ProbeFailure,
+  type ProbeResult,
+  since,
+} from "./types.ts";
 import { setLongTimeout } from "../timers.ts";
 
 /** Longest single line accepted in the stream. */
@@ -48,7 +54,7 @@ export const sseProbe: Probe = createSseProbe();
 interface StreamOutcome {
   events: number;
   /** Why the stream failed, if it did. */
-  reason?: string;
+  failed?: ProbeFailure;
 }
 
 async function runSse(
@@ -66,7 +72,10 @@ async function runSse(
   const signal = within === undefined
     ? ctx.signal
     : AbortSignal.any([ctx.signal, firstEvent.signal]);
-  const lateFirst = () => `no event within first_event_within ${formatDuration(within!)}`;
+  const lateFirst = (): ProbeFailure => ({
+    code: "latency",
+    reason: `no event within first_event_within ${formatDuration(within!)}`,
+  });
   let status: number | undefined;
   let events = 0;
   let res: Http1Response | undefined;
@@ -75,22 +84,26 @@ async function runSse(
     const caCerts = options.caCerts ?? (url.protocol === "https:" ? envCaCerts() : undefined);
     let outcome: StreamOutcome;
     try {
-      res = await http1Request(url, {
+      const request = preparedOnce(config, () => ({
+        url,
         method: config.method,
         headers: config.headers,
         body: config.body,
         accept: "text/event-stream",
-        caCerts,
-        signal,
-      }, clock);
+      }));
+      res = await http1Request(request, { caCerts, signal }, clock);
       status = res.status;
       const e = config.expect;
       const bad = checkStatus(e, res.status, { test: (s) => s === 200, text: "200" });
       const type = res.headers.get("content-type") ?? "";
       if (bad || !/^\s*text\/event-stream\b/i.test(type)) {
         const snippet = await firstBytes(res, 300);
-        const what = bad ?? `content-type ${JSON.stringify(type)}, not text/event-stream`;
-        outcome = { events: 0, reason: snippet ? `${what}: ${snippet}` : what };
+        const what = bad ?? {
+          code: "body",
+          reason: `content-type ${JSON.stringify(type)}, not text/event-stream`,
+        };
+        const reason = snippet ? `${what.reason}: ${snippet}` : what.reason;
+        outcome = { events: 0, failed: { code: what.code, reason } };
       } else {
         outcome = await readEvents(res, () => {
           events++;
@@ -102,24 +115,28 @@ async function runSse(
       }
     } catch (err) {
       if (!firstEvent.signal.aborted || ctx.signal.aborted) throw err;
-      outcome = { events, reason: lateFirst() };
+      outcome = { events, failed: lateFirst() };
     } finally {
       res?.close();
     }
     const total = since(clock.t0);
     const { cert_expiry, error: certError } = await responseCertExpiry(res, ctx.signal);
     const first = clock.phases.first_event;
-    const reason = outcome.reason ??
+    const failed = outcome.failed ??
       (within !== undefined && first !== undefined && first > within
-        ? `first event after ${first.toFixed(1)}ms, over first_event_within ${
-          formatDuration(within)
-        }`
+        ? {
+          code: "latency" as const,
+          reason: `first event after ${first.toFixed(1)}ms, over first_event_within ${
+            formatDuration(within)
+          }`,
+        }
         : undefined) ??
       checkLatency(config.expect, total) ??
       checkCertDays(config.expect, cert_expiry, certError);
     return {
-      ok: reason === undefined,
-      reason,
+      ok: failed === undefined,
+      code: failed?.code ?? "ok",
+      reason: failed?.reason,
       phases: { ...clock.phases, total },
       status,
       events,
@@ -127,15 +144,18 @@ async function runSse(
       started_at,
     };
   } catch (err) {
-    let reason = err instanceof ProbeError ? err.message : errorMessage(err);
+    let code = errorCode(err, "error");
+    let reason = errorMessage(err);
     if (ctx.signal.aborted && res) {
-      const word = reason.startsWith("aborted") ? "aborted" : "timed out";
+      code = abortCode(ctx.signal);
+      const word = abortWord(ctx.signal);
       reason = events === 0
         ? `${word} waiting for the first event`
         : `${word} after ${events} event${events === 1 ? "" : "s"}, before finish_reason "stop"`;
     }
     return {
       ok: false,
+      code,
       reason,
       phases: { ...clock.phases, total: since(clock.t0) },
       status,
@@ -166,7 +186,7 @@ async function readEvents(res: Http1Response, onEvent: () => void): Promise<Stre
         const verdict = judgeEvent(data.join("\n"), events);
         data = [];
         if (verdict === "more") continue;
-        return verdict === "done" ? { events } : { events, reason: verdict.reason };
+        return verdict === "done" ? { events } : { events, failed: verdict };
       }
       if (line.startsWith(":")) continue;
       const colon = line.indexOf(":");
@@ -176,11 +196,15 @@ async function readEvents(res: Http1Response, onEvent: () => void): Promise<Stre
       data.push(value.startsWith(" ") ? value.slice(1) : value);
     }
     if (buf.length > MAX_LINE) {
-      return { events, reason: `a stream line over ${MAX_LINE} bytes` };
+      return {
+        events,
+        failed: { code: "protocol", reason: `a stream line over ${MAX_LINE} bytes` },
+      };
     }
   }
   const n = `${events} event${events === 1 ? "" : "s"}`;
-  return { events, reason: `the stream ended after ${n} without finish_reason "stop"` };
+  const reason = `the stream ended after ${n} without finish_reason "stop"`;
+  return { events, failed: { code: "stream", reason } };
 }
 
 interface PlatformEvent {
@@ -190,9 +214,9 @@ interface PlatformEvent {
 }
 
 /** One event's verdict: keep reading, done (the `stop` event), or a failure. */
-function judgeEvent(text: string, n: number): "more" | "done" | { reason: string } {
+function judgeEvent(text: string, n: number): "more" | "done" | ProbeFailure {
   if (text === "[DONE]") {
-    return { reason: `the stream ended ([DONE]) without finish_reason "stop"` };
+    return { code: "stream", reason: `the stream ended ([DONE]) without finish_reason "stop"` };
   }
   let event: PlatformEvent;
   try {
@@ -204,12 +228,13 @@ function judgeEvent(text: string, n: number): "more" | "done" | { reason: string
   const code = event.code;
   if (code !== undefined && code !== null && Number(code) !== 0) {
     const message = typeof event.message === "string" ? `: ${event.message.slice(0, 200)}` : "";
-    return { reason: `error event (event ${n}) code ${code}${message}` };
+    return { code: "stream", reason: `error event (event ${n}) code ${code}${message}` };
   }
   const finish = Array.isArray(event.choices) ? event.choices[0]?.finish_reason : undefined;
   if (finish === "stop") return "done";
   if (typeof finish === "string" && finish !== "") {
     return {
+      code: "stream",
       reason: `the stream finished with finish_reason ${JSON.stringify(finish)}, not "stop"`,
     };
   }

@@ -7,9 +7,11 @@
 import type { ProbeConfig } from "../config/schema.ts";
 import { errorMessage } from "../errors.ts";
 import {
+  abortCode,
   abortWord,
   ConnReader,
   dial,
+  errorCode,
   type Link,
   printable,
   ProbeError,
@@ -37,12 +39,19 @@ export async function tcpProbe(config: ProbeConfig, ctx: ProbeContext): Promise<
     const banner = config.expect.banner;
     if (banner !== undefined) await readBanner(link, banner, clock, ctx.signal);
     const total = since(clock.t0);
-    const reason = checkLatency(config.expect, total);
-    return { ok: reason === undefined, reason, phases: { ...clock.phases, total }, started_at };
+    const failed = checkLatency(config.expect, total);
+    return {
+      ok: failed === undefined,
+      code: failed?.code ?? "ok",
+      reason: failed?.reason,
+      phases: { ...clock.phases, total },
+      started_at,
+    };
   } catch (err) {
     return {
       ok: false,
-      reason: err instanceof ProbeError ? err.message : errorMessage(err),
+      code: errorCode(err, "error"),
+      reason: errorMessage(err),
       phases: { ...clock.phases, total: since(clock.t0) },
       started_at,
     };
@@ -66,11 +75,13 @@ async function readBanner(
     while (!contains(reader.buffered, want)) {
       if (reader.buffered.length > MAX_BANNER) {
         throw new ProbeError(
+          "banner",
           `banner ${JSON.stringify(banner)} not in the first ${MAX_BANNER} bytes`,
         );
       }
       if (!await reader.fill()) {
         throw new ProbeError(
+          "banner",
           reader.buffered.length
             ? `closed before banner ${JSON.stringify(banner)}; got "${got()}"`
             : `closed before sending a banner (expected ${JSON.stringify(banner)})`,
@@ -81,11 +92,12 @@ async function readBanner(
     if (signal.aborted) {
       const seen = reader.buffered.length ? `; got "${got()}"` : "; nothing received";
       throw new ProbeError(
+        abortCode(signal),
         `${abortWord(signal)} waiting for banner ${JSON.stringify(banner)}${seen}`,
       );
     }
     if (err instanceof ProbeError) throw err;
-    throw new ProbeError(`reading the banner: ${errorMessage(err)}`);
+    throw new ProbeError(errorCode(err, "error"), `reading the banner: ${errorMessage(err)}`);
   }
 }
 

@@ -16,7 +16,7 @@
 
 import tls from "node:tls";
 import { errorMessage } from "../errors.ts";
-import { abortWord, type Link, ProbeError, type RunClock } from "./conn.ts";
+import { abortError, type Link, ProbeError, type RunClock } from "./conn.ts";
 import { since } from "./types.ts";
 
 /** The environment variable naming a PEM file of extra CAs for `https`/`sse` probes. */
@@ -38,7 +38,7 @@ export function envCaCerts(): string[] | undefined {
       envCas = { error: `${CA_FILE_VAR}: ${errorMessage(err)}` };
     }
   }
-  if (envCas.error) throw new ProbeError(envCas.error);
+  if (envCas.error) throw new ProbeError("config", envCas.error);
   return envCas.cas;
 }
 
@@ -64,8 +64,8 @@ export async function startTls(
     link.upgrade(conn);
     await conn.handshake();
   } catch (err) {
-    if (signal.aborted) throw new ProbeError(`${abortWord(signal)} in the TLS handshake`);
-    throw new ProbeError(`TLS handshake: ${errorMessage(err)}`);
+    if (signal.aborted) throw abortError(signal, "in the TLS handshake");
+    throw new ProbeError("tls", `TLS handshake: ${errorMessage(err)}`);
   }
   clock.phases.tls = since(clock.t0);
 }
@@ -112,7 +112,7 @@ interface PeerCert {
 function readCertExpiry(target: CertTarget, signal: AbortSignal): Promise<number> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
-      reject(new ProbeError(`${abortWord(signal)} reading the certificate`));
+      reject(abortError(signal, "reading the certificate"));
       return;
     }
     const ip = target.servername.includes(":") || /^[\d.]+$/.test(target.servername);
@@ -132,11 +132,11 @@ function readCertExpiry(target: CertTarget, signal: AbortSignal): Promise<number
       if (err) reject(err);
       else resolve(expiry!);
     };
-    const onAbort = () => finish(new ProbeError(`${abortWord(signal)} reading the certificate`));
+    const onAbort = () => finish(abortError(signal, "reading the certificate"));
     signal.addEventListener("abort", onAbort, { once: true });
     socket.once(
       "error",
-      (err) => finish(new ProbeError(`reading the certificate: ${err.message}`)),
+      (err) => finish(new ProbeError("tls", `reading the certificate: ${err.message}`)),
     );
     socket.once("secureConnect", () => {
       let cert = socket.getPeerCertificate(true) as PeerCert;
@@ -149,8 +149,9 @@ function readCertExpiry(target: CertTarget, signal: AbortSignal): Promise<number
         if (!cert.issuerCertificate || cert.issuerCertificate === cert) break;
         cert = cert.issuerCertificate;
       }
-      if (earliest === Infinity) finish(new ProbeError("the server presented no certificate"));
-      else finish(undefined, earliest);
+      if (earliest === Infinity) {
+        finish(new ProbeError("cert_expiry", "the server presented no certificate"));
+      } else finish(undefined, earliest);
     });
   });
 }
