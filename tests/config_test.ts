@@ -3,6 +3,7 @@ import { expandVars, loadConfig, parseConfigText } from "../src/config/load.ts";
 import { parseDuration, parseSize } from "../src/config/units.ts";
 import { formatProblem } from "../src/config/reader.ts";
 import { starterConfig } from "../src/config/starter.ts";
+import { otlpTarget } from "../src/metrics/telemetry.ts";
 import { cli, spawnAgent, tempDir } from "./support/agent.ts";
 
 const probe = (extra: string) =>
@@ -80,6 +81,17 @@ const BAD_CONFIGS: { name: string; yaml: string; line: string; env?: Record<stri
     name: "a key the probe type does not use",
     yaml: "probes:\n  - name: db\n    type: tcp\n    target: 127.0.0.1:3306\n    url: http://x/\n",
     line: "probes[0].url: is not used by tcp probes (use target)",
+  },
+  {
+    name: "follow_redirects on a probe that is not http",
+    yaml:
+      "probes:\n  - name: db\n    type: tcp\n    target: 127.0.0.1:3306\n    follow_redirects: true\n",
+    line: "probes[0].follow_redirects: is only used by http probes",
+  },
+  {
+    name: "a follow_redirects that is not a boolean",
+    yaml: probe("    follow_redirects: always\n"),
+    line: 'probes[0].follow_redirects: "always" is not a boolean (true | false)',
   },
   {
     name: "retries of zero",
@@ -424,12 +436,83 @@ Deno.test("the standard OTEL_EXPORTER_OTLP_* variables fill in the protocol, end
   assert.equal(r.config.otlp.endpoint, "http://collector:4318");
   assert.equal(r.config.otlp.protocol, "http/protobuf");
   assert.deepEqual(r.config.otlp.headers, { authorization: "Bearer abc", "x-team": "ops" });
-  const platformWins = parseConfigText("", {
-    OTLP_ENDPOINT: "10.0.0.5:4317",
-    OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+});
+
+Deno.test("OTLP export settings: per-signal beat general beat OTLP_ENDPOINT; signal paths appended to base URLs", async (t) => {
+  const cases: {
+    name: string;
+    env: Record<string, string>;
+    traces: { url: string; protocol: string };
+    metrics: { url: string; protocol: string };
+  }[] = [
+    {
+      name: "the platform's host:port is gRPC",
+      env: { OTLP_ENDPOINT: "10.0.0.5:4317" },
+      traces: { url: "http://10.0.0.5:4317", protocol: "grpc" },
+      metrics: { url: "http://10.0.0.5:4317", protocol: "grpc" },
+    },
+    {
+      name: "OTEL_EXPORTER_OTLP_ENDPOINT beats OTLP_ENDPOINT; a base path keeps its prefix",
+      env: {
+        OTLP_ENDPOINT: "10.0.0.5:4317",
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318/otel",
+      },
+      traces: { url: "http://collector:4318/otel/v1/traces", protocol: "http/protobuf" },
+      metrics: { url: "http://collector:4318/otel/v1/metrics", protocol: "http/protobuf" },
+    },
+    {
+      name: "a per-signal endpoint is used as given, and its protocol beats the general one",
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://traces:9999/custom",
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "grpc",
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "metrics:4317",
+      },
+      traces: { url: "http://traces:9999/custom", protocol: "http/protobuf" },
+      metrics: { url: "http://metrics:4317", protocol: "grpc" },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const r = parseConfigText("otlp: { enable: true }\n", c.env);
+      assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+      if (!r.ok) return;
+      for (const signal of ["traces", "metrics"] as const) {
+        const { url, protocol } = otlpTarget(r.config.otlp, signal);
+        assert.deepEqual({ url, protocol }, c[signal], signal);
+      }
+    });
+  }
+  await t.step("per-signal headers replace the general ones", () => {
+    const r = parseConfigText("", {
+      OTEL_EXPORTER_OTLP_HEADERS: "x-team=ops",
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: "x-team=traces",
+    });
+    assert.ok(r.ok);
+    if (!r.ok) return;
+    assert.deepEqual(otlpTarget(r.config.otlp, "traces").headers, { "x-team": "traces" });
+    assert.deepEqual(otlpTarget(r.config.otlp, "metrics").headers, { "x-team": "ops" });
   });
-  assert.ok(platformWins.ok);
-  if (platformWins.ok) assert.equal(platformWins.config.otlp.endpoint, "10.0.0.5:4317");
+  await t.step("OTLP_ENABLE is on for true, 1, yes, on only", () => {
+    for (
+      const [text, on] of [
+        ["1", true],
+        ["true", true],
+        ["YES", true],
+        ["on", true],
+        [
+          "0",
+          false,
+        ],
+        ["2", false],
+        ["enabled", false],
+      ] as const
+    ) {
+      const r = parseConfigText("otlp: { enable: true }\n", { OTLP_ENABLE: text });
+      assert.ok(r.ok);
+      if (r.ok) assert.equal(r.config.otlp.enable, on, text);
+    }
+  });
 });
 
 Deno.test("the SPEC's example config is valid as written", () => {
@@ -474,6 +557,18 @@ probes:
   );
   assert.equal(r.config.probes[3].expect.first_event_within, 5000);
   assert.deepEqual(r.config.probes[1].target, { host: "127.0.0.1", port: 3306 });
+});
+
+Deno.test("follow_redirects is off unless an http probe turns it on", () => {
+  const r = parseConfigText(
+    probe("    follow_redirects: true\n") +
+      "  - name: off\n    type: http\n    url: http://127.0.0.1:8080/\n",
+    {},
+  );
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+  if (!r.ok) return;
+  assert.equal(r.config.probes[0].follow_redirects, true);
+  assert.equal(r.config.probes[1].follow_redirects, false);
 });
 
 Deno.test("durations and sizes parse in human units", async (t) => {

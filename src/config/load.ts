@@ -9,7 +9,7 @@
 
 import { parseDocument } from "yaml";
 import { child, ConfigProblem, ConfigReader, formatProblem, show } from "./reader.ts";
-import { Config, validateConfig } from "./schema.ts";
+import { Config, type OtlpSignalOverride, validateConfig } from "./schema.ts";
 import { errorMessage } from "../errors.ts";
 
 /** Where the config was read from: a file path, or the built-in defaults. */
@@ -214,6 +214,50 @@ function expandTree(
   return value;
 }
 
+/** An endpoint from `variable`: `host:port` or an `http(s)://` URL; undefined (and a problem) when neither. */
+function otlpEndpoint(text: string, variable: string, r: ConfigReader): string | undefined {
+  const valid = /^https?:\/\//.test(text)
+    ? r.url(text, variable, ["http:", "https:"])
+    : r.hostPort(text, variable);
+  return valid ? text : undefined;
+}
+
+function otlpProtocol(
+  env: Record<string, string>,
+  variable: string,
+  r: ConfigReader,
+): "grpc" | "http/protobuf" | undefined {
+  const text = env[variable]?.trim();
+  if (!text) return undefined;
+  return r.oneOf(text, variable, ["grpc", "http/protobuf"] as const, "grpc");
+}
+
+/** `key=value,key=value` headers (URL-encoded, as the spec writes them). */
+function otlpHeaders(
+  env: Record<string, string>,
+  variable: string,
+  r: ConfigReader,
+): Record<string, string> | undefined {
+  const text = env[variable]?.trim();
+  if (!text) return undefined;
+  const out: Record<string, string> = {};
+  for (const pair of text.split(",")) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) {
+      r.fail(variable, `${show(pair)} is not key=value`);
+      continue;
+    }
+    try {
+      out[decodeURIComponent(pair.slice(0, eq).trim())] = decodeURIComponent(
+        pair.slice(eq + 1).trim(),
+      );
+    } catch {
+      r.fail(variable, `${show(pair)} is not URL-encoded`);
+    }
+  }
+  return out;
+}
+
 /** The `OTLP_*` numeric settings: variable -> where it goes and its smallest value. */
 const OTLP_NUMBERS: [string, (c: Config, v: number) => void, number][] = [
   ["OTLP_TRACE_TIMEOUT", (c, v) => c.otlp.trace.timeout = v, 1],
@@ -227,51 +271,43 @@ const OTLP_NUMBERS: [string, (c: Config, v: number) => void, number][] = [
 ];
 
 /**
- * The platform's `OTLP_*` variables win over the file's `otlp:` section
- * (`reference/astron-facts.md`), and the standard `OTEL_EXPORTER_OTLP_*`
- * ones fill in what they leave open. Problems name the variable.
+ * The OTLP environment, as the platform's newer `args/trace.py` and the OTLP
+ * spec read it: per-signal `OTEL_EXPORTER_OTLP_{TRACES,METRICS}_*` beat the
+ * general `OTEL_EXPORTER_OTLP_*`, which beat the platform's `OTLP_ENDPOINT`,
+ * which beats the file's `otlp:` section. `OTLP_ENABLE` turns export on for
+ * `true`, `1`, `yes` or `on`, as the platform's traces do. Problems name the
+ * variable.
  */
 function applyOtlpEnv(config: Config, env: Record<string, string>, r: ConfigReader): void {
   const enable = env.OTLP_ENABLE?.trim().toLowerCase();
-  if (enable) config.otlp.enable = !["0", "false", "no", "off"].includes(enable);
-  const [endpointVar, endpoint] = env.OTLP_ENDPOINT?.trim()
-    ? ["OTLP_ENDPOINT", env.OTLP_ENDPOINT.trim()]
-    : ["OTEL_EXPORTER_OTLP_ENDPOINT", env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim()];
-  if (endpoint) {
-    const url = /^https?:\/\//.test(endpoint);
-    const valid = url
-      ? r.url(endpoint, endpointVar, ["http:", "https:"])
-      : r.hostPort(endpoint, endpointVar);
-    if (valid) {
+  if (enable) config.otlp.enable = ["true", "1", "yes", "on"].includes(enable);
+  const general = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim()
+    ? "OTEL_EXPORTER_OTLP_ENDPOINT"
+    : env.OTLP_ENDPOINT?.trim()
+    ? "OTLP_ENDPOINT"
+    : undefined;
+  if (general) {
+    const endpoint = otlpEndpoint(env[general].trim(), general, r);
+    if (endpoint) {
       config.otlp.endpoint = endpoint;
-      config.otlp.protocol = url ? "http/protobuf" : "grpc";
+      config.otlp.protocol = /^https?:\/\//.test(endpoint) ? "http/protobuf" : "grpc";
     }
   }
-  const protocol = env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim();
-  if (protocol) {
-    config.otlp.protocol = r.oneOf(
-      protocol,
-      "OTEL_EXPORTER_OTLP_PROTOCOL",
-      ["grpc", "http/protobuf"] as const,
-      "grpc",
-    );
-  }
-  const headers = env.OTEL_EXPORTER_OTLP_HEADERS?.trim();
-  if (headers) {
-    for (const pair of headers.split(",")) {
-      const eq = pair.indexOf("=");
-      if (eq <= 0) {
-        r.fail("OTEL_EXPORTER_OTLP_HEADERS", `${show(pair)} is not key=value`);
-        continue;
-      }
-      try {
-        config.otlp.headers[decodeURIComponent(pair.slice(0, eq).trim())] = decodeURIComponent(
-          pair.slice(eq + 1).trim(),
-        );
-      } catch {
-        r.fail("OTEL_EXPORTER_OTLP_HEADERS", `${show(pair)} is not URL-encoded`);
-      }
+  const protocol = otlpProtocol(env, "OTEL_EXPORTER_OTLP_PROTOCOL", r);
+  if (protocol) config.otlp.protocol = protocol;
+  const headers = otlpHeaders(env, "OTEL_EXPORTER_OTLP_HEADERS", r);
+  if (headers) config.otlp.headers = headers;
+  for (const signal of ["traces", "metrics"] as const) {
+    const prefix = `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_`;
+    const own: OtlpSignalOverride = {};
+    const endpointText = env[`${prefix}ENDPOINT`]?.trim();
+    if (endpointText) own.endpoint = otlpEndpoint(endpointText, `${prefix}ENDPOINT`, r);
+    own.protocol = otlpProtocol(env, `${prefix}PROTOCOL`, r);
+    own.headers = otlpHeaders(env, `${prefix}HEADERS`, r);
+    for (const k of Object.keys(own) as (keyof OtlpSignalOverride)[]) {
+      if (own[k] === undefined) delete own[k];
     }
+    if (Object.keys(own).length) config.otlp.signals[signal] = own;
   }
   const name = env.OTLP_SERVICE_NAME?.trim() || env.SERVICE_NAME?.trim();
   if (name) config.otlp.service_name = name;

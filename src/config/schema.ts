@@ -8,6 +8,7 @@
 
 import { ConfigProblem, ConfigReader, formatHostPort, HostPort, show } from "./reader.ts";
 import { timerDelay } from "../timers.ts";
+import { parseCidr } from "../otlp/cidr.ts";
 
 import type { LogFormat, LogLevel } from "../log/logger.ts";
 export type { LogFormat, LogLevel };
@@ -62,6 +63,16 @@ export interface StoreConfig {
 }
 
 /** `otlp:`: export to an OpenTelemetry collector. The keys below `service_name` come from the environment only. */
+/** What OTLP exports: spans and metrics. */
+export type OtlpSignal = "traces" | "metrics";
+
+/** One signal's own OTLP settings, from `OTEL_EXPORTER_OTLP_<SIGNAL>_*`. */
+export interface OtlpSignalOverride {
+  endpoint?: string;
+  protocol?: "grpc" | "http/protobuf";
+  headers?: Record<string, string>;
+}
+
 export interface OtlpConfig {
   enable: boolean;
   /** `host:port` (gRPC) or an `http(s)://` URL (OTLP/HTTP protobuf unless the protocol says grpc). */
@@ -71,6 +82,11 @@ export interface OtlpConfig {
   protocol: "grpc" | "http/protobuf";
   /** Extra export headers (`OTEL_EXPORTER_OTLP_HEADERS`). */
   headers: Record<string, string>;
+  /**
+   * Per-signal settings (`OTEL_EXPORTER_OTLP_{TRACES,METRICS}_{ENDPOINT,PROTOCOL,HEADERS}`):
+   * they beat the general ones; a per-signal endpoint is used as given.
+   */
+  signals: Partial<Record<OtlpSignal, OtlpSignalOverride>>;
   /** Span export (`OTLP_TRACE_*`), milliseconds and counts. */
   trace: {
     timeout: number;
@@ -81,6 +97,28 @@ export interface OtlpConfig {
   };
   /** Metric export (`OTLP_METRIC_*`), milliseconds. */
   metric: { timeout: number; export_interval: number; export_timeout: number };
+}
+
+/** `otlp_receiver:`: the OTLP receiver the platform's services export to, as to a collector. */
+export interface OtlpReceiverConfig {
+  /** Listen on `grpc_listen` and `http_listen` (default true). */
+  enable: boolean;
+  /** OTLP/gRPC (default `127.0.0.1:4317`). */
+  grpc_listen: HostPort;
+  /** OTLP/HTTP (default `127.0.0.1:4318`). */
+  http_listen: HostPort;
+  /** CIDR ranges (IPv4 or IPv6) that may send without a token, besides loopback; validated. */
+  allow_from: string[];
+  /** Largest request, as sent and decoded, in bytes (default 4 MiB). */
+  max_message: number;
+  /** Most metric series kept (default 50,000). */
+  max_series: number;
+  /** Where to pass received data on: `host:port` (gRPC) or an `http(s)://` URL; `""`: nowhere. */
+  forward: string;
+  /** Extra headers (gRPC metadata) sent with forwarded data. */
+  forward_headers: Record<string, string>;
+  /** Serve the received metrics on `/metrics` beside the agent's own (default false). */
+  expose_metrics: boolean;
 }
 
 /** A value `expect.json` compares a field with. */
@@ -114,6 +152,8 @@ export interface ProbeConfig {
   headers: Record<string, string>;
   body?: string;
   password?: string;
+  /** `http`: follow up to 10 redirects and check the last answer (default false). */
+  follow_redirects: boolean;
   expect: ProbeExpect;
 }
 
@@ -123,6 +163,7 @@ export interface Config {
   log: LogConfig;
   store: StoreConfig;
   otlp: OtlpConfig;
+  otlp_receiver: OtlpReceiverConfig;
   probes: ProbeConfig[];
 }
 
@@ -131,7 +172,7 @@ export type ValidateResult =
   | { ok: true; config: Config }
   | { ok: false; problems: ConfigProblem[] };
 
-const TOP_KEYS = ["server", "log", "store", "otlp", "probes"] as const;
+const TOP_KEYS = ["server", "log", "store", "otlp", "otlp_receiver", "probes"] as const;
 const SERVER_KEYS = [
   "listen",
   "write_token",
@@ -155,6 +196,17 @@ const LOG_KEYS = [
 ];
 const STORE_KEYS = ["url", "retention", "max_size", "blob_dir", "inline_limit"];
 const OTLP_KEYS = ["enable", "endpoint", "service_name"];
+const OTLP_RECEIVER_KEYS = [
+  "enable",
+  "grpc_listen",
+  "http_listen",
+  "allow_from",
+  "max_message",
+  "max_series",
+  "forward",
+  "forward_headers",
+  "expose_metrics",
+];
 const PROBE_KEYS = [
   "name",
   "type",
@@ -169,6 +221,7 @@ const PROBE_KEYS = [
   "headers",
   "body",
   "password",
+  "follow_redirects",
   "expect",
 ];
 const EXPECT_KEYS = [
@@ -227,6 +280,7 @@ export function validateConfig(raw: unknown): ValidateResult {
     log: readLog(r, top.log),
     store: readStore(r, top.store),
     otlp: readOtlp(r, top.otlp),
+    otlp_receiver: readOtlpReceiver(r, top.otlp_receiver, server.listen),
     probes: readProbes(r, top.probes, server.listen),
   };
   return r.problems.length ? { ok: false, problems: r.problems } : { ok: true, config };
@@ -295,6 +349,7 @@ function readOtlp(r: ConfigReader, value: unknown): OtlpConfig {
     service_name: r.string(o.service_name, "otlp.service_name", "astron-watch"),
     protocol: /^https?:\/\//.test(endpoint) ? "http/protobuf" : "grpc",
     headers: {},
+    signals: {},
     // The OpenTelemetry SDK's code defaults (the platform's .env sets its own through OTLP_*).
     trace: {
       timeout: 5000,
@@ -304,6 +359,79 @@ function readOtlp(r: ConfigReader, value: unknown): OtlpConfig {
       export_timeout: 30000,
     },
     metric: { timeout: 3000, export_interval: 1000, export_timeout: 3000 },
+  };
+}
+
+/** The receiver's defaults: the collector's standard ports, on loopback. */
+export const OTLP_RECEIVER_DEFAULTS = {
+  grpc: { host: "127.0.0.1", port: 4317 },
+  http: { host: "127.0.0.1", port: 4318 },
+  maxMessage: 4 * 1024 ** 2,
+  maxSeries: 50_000,
+} as const;
+
+function readOtlpReceiver(r: ConfigReader, value: unknown, api: HostPort): OtlpReceiverConfig {
+  const o = r.object(value, "otlp_receiver", OTLP_RECEIVER_KEYS);
+  const grpc =
+    r.hostPort(o.grpc_listen, "otlp_receiver.grpc_listen", OTLP_RECEIVER_DEFAULTS.grpc) ??
+      OTLP_RECEIVER_DEFAULTS.grpc;
+  const http =
+    r.hostPort(o.http_listen, "otlp_receiver.http_listen", OTLP_RECEIVER_DEFAULTS.http) ??
+      OTLP_RECEIVER_DEFAULTS.http;
+  const same = (a: HostPort, b: HostPort) => a.port !== 0 && a.port === b.port && a.host === b.host;
+  if (same(http, grpc)) {
+    r.fail("otlp_receiver.http_listen", `${show(o.http_listen)} is also otlp_receiver.grpc_listen`);
+  }
+  for (const [key, addr] of [["grpc_listen", grpc], ["http_listen", http]] as const) {
+    if (same(addr, api)) {
+      r.fail(`otlp_receiver.${key}`, `${show(formatHostPort(addr))} is also server.listen`);
+    }
+  }
+  const allow: string[] = [];
+  (r.list(o.allow_from, "otlp_receiver.allow_from") ?? []).forEach((item, i) => {
+    const path = `otlp_receiver.allow_from[${i}]`;
+    const text = typeof item === "string" ? item : undefined;
+    if (text === undefined || !parseCidr(text)) {
+      r.fail(path, `${show(item)} is not an IP range like 172.16.0.0/12 or fd00::/8`);
+    } else {
+      allow.push(text.trim());
+    }
+  });
+  const forward = r.string(o.forward, "otlp_receiver.forward", "").trim();
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(forward)) {
+    r.url(forward, "otlp_receiver.forward", ["http:", "https:"]);
+  } else if (forward) {
+    const target = r.hostPort(forward, "otlp_receiver.forward");
+    if (target?.port === 0) r.fail("otlp_receiver.forward", `${show(forward)} has port 0`);
+    else if (target && (same(target, grpc) || same(target, http))) {
+      r.fail("otlp_receiver.forward", `${show(forward)} is this receiver's own address (a loop)`);
+    }
+  }
+  const headers = readHeaders(r, o.forward_headers, "otlp_receiver.forward_headers");
+  if (!forward && Object.keys(headers).length) {
+    r.fail("otlp_receiver.forward_headers", "is set but otlp_receiver.forward is not");
+  }
+  return {
+    enable: r.boolean(o.enable, "otlp_receiver.enable", true),
+    grpc_listen: grpc,
+    http_listen: http,
+    allow_from: allow,
+    max_message: r.size(
+      o.max_message,
+      "otlp_receiver.max_message",
+      OTLP_RECEIVER_DEFAULTS.maxMessage,
+      1024,
+    ),
+    max_series: r.integer(
+      o.max_series,
+      "otlp_receiver.max_series",
+      OTLP_RECEIVER_DEFAULTS.maxSeries,
+      1,
+      10_000_000,
+    ),
+    forward,
+    forward_headers: headers,
+    expose_metrics: r.boolean(o.expose_metrics, "otlp_receiver.expose_metrics", false),
   };
 }
 
@@ -321,6 +449,7 @@ export function selfProbe(listen: HostPort): ProbeConfig {
     jitter: 0,
     method: "GET",
     headers: {},
+    follow_redirects: false,
     expect: { status: [200] },
   };
 }
@@ -379,6 +508,9 @@ function readProbe(r: ConfigReader, value: unknown, path: string): ProbeConfig |
   if (type !== "redis" && o.password !== undefined) {
     r.fail(`${path}.password`, `is only used by redis probes`);
   }
+  if (type !== "http" && o.follow_redirects !== undefined) {
+    r.fail(`${path}.follow_redirects`, `is only used by http probes`);
+  }
   const method = r.string(o.method, `${path}.method`, type === "sse" ? "POST" : "GET")
     .toUpperCase();
   if (!(HTTP_METHODS as readonly string[]).includes(method)) {
@@ -398,6 +530,7 @@ function readProbe(r: ConfigReader, value: unknown, path: string): ProbeConfig |
     headers: readHeaders(r, o.headers, `${path}.headers`),
     body: o.body === undefined ? undefined : r.string(o.body, `${path}.body`, ""),
     password: o.password === undefined ? undefined : r.string(o.password, `${path}.password`, ""),
+    follow_redirects: r.boolean(o.follow_redirects, `${path}.follow_redirects`, false),
     expect: readExpect(r, o.expect, `${path}.expect`, type),
   };
   return r.problems.length === before ? probe : undefined;

@@ -26,7 +26,7 @@ import {
   type PushMetricExporter,
 } from "@opentelemetry/sdk-metrics";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
-import type { OtlpConfig } from "../config/schema.ts";
+import type { OtlpConfig, OtlpSignal } from "../config/schema.ts";
 import { VERSION } from "../version.ts";
 import { PullMetricReader, scrape } from "./prometheus.ts";
 
@@ -35,15 +35,29 @@ export interface TelemetryOptions {
   otlp: OtlpConfig;
 }
 
-/** Where OTLP data goes for one signal. */
-export function otlpUrl(otlp: OtlpConfig, signal: "traces" | "metrics"): string {
-  if (otlp.protocol === "grpc") {
-    return /^https?:\/\//.test(otlp.endpoint) ? otlp.endpoint : `http://${otlp.endpoint}`;
-  }
-  const base = /^https?:\/\//.test(otlp.endpoint) ? otlp.endpoint : `http://${otlp.endpoint}`;
+/** Where one signal's OTLP data goes, and how. */
+export interface OtlpTarget {
+  url: string;
+  protocol: "grpc" | "http/protobuf";
+  headers: Record<string, string>;
+}
+
+/**
+ * Where OTLP data goes for one signal: its own endpoint as given, else the
+ * general one, with `/v1/<signal>` appended for OTLP/HTTP (to the base URL's
+ * path, as the OTLP spec says: `http://c:4318/otel` -> `/otel/v1/traces`).
+ */
+export function otlpTarget(otlp: OtlpConfig, signal: OtlpSignal): OtlpTarget {
+  const own = otlp.signals[signal] ?? {};
+  const protocol = own.protocol ?? otlp.protocol;
+  const headers = own.headers ?? otlp.headers;
+  const withScheme = (e: string) => /^https?:\/\//.test(e) ? e : `http://${e}`;
+  if (own.endpoint) return { url: withScheme(own.endpoint), protocol, headers };
+  const base = withScheme(otlp.endpoint);
+  if (protocol === "grpc") return { url: base, protocol, headers };
   const url = new URL(base);
-  if (url.pathname === "/" || url.pathname === "") url.pathname = `/v1/${signal}`;
-  return url.href;
+  url.pathname = `${url.pathname.replace(/\/+$/, "")}/v1/${signal}`;
+  return { url: url.href, protocol, headers };
 }
 
 /** The OTLP exporters for one protocol. */
@@ -57,32 +71,37 @@ interface OtlpExporters {
  * them; `OTEL_EXPORTER_OTLP_HEADERS` go as gRPC metadata or HTTP headers.
  */
 async function loadExporters(otlp: OtlpConfig): Promise<OtlpExporters> {
-  const metrics = { url: otlpUrl(otlp, "metrics"), timeoutMillis: otlp.metric.timeout };
-  const traces = { url: otlpUrl(otlp, "traces"), timeoutMillis: otlp.trace.timeout };
-  if (otlp.protocol === "grpc") {
-    const [{ Metadata }, metricModule, traceModule] = await Promise.all([
-      import("@grpc/grpc-js"),
-      import("@opentelemetry/exporter-metrics-otlp-grpc"),
-      import("@opentelemetry/exporter-trace-otlp-grpc"),
-    ]);
-    const metadata = () => {
-      const md = new Metadata();
-      for (const [k, v] of Object.entries(otlp.headers)) md.set(k.toLowerCase(), v);
-      return md;
-    };
-    return {
-      metrics: new metricModule.OTLPMetricExporter({ ...metrics, metadata: metadata() }),
-      spans: new traceModule.OTLPTraceExporter({ ...traces, metadata: metadata() }),
-    };
-  }
-  const [metricModule, traceModule] = await Promise.all([
-    import("@opentelemetry/exporter-metrics-otlp-proto"),
-    import("@opentelemetry/exporter-trace-otlp-proto"),
-  ]);
-  return {
-    metrics: new metricModule.OTLPMetricExporter({ ...metrics, headers: otlp.headers }),
-    spans: new traceModule.OTLPTraceExporter({ ...traces, headers: otlp.headers }),
+  const traces = otlpTarget(otlp, "traces");
+  const metrics = otlpTarget(otlp, "metrics");
+  const grpc = traces.protocol === "grpc" || metrics.protocol === "grpc"
+    ? await import("@grpc/grpc-js")
+    : undefined;
+  const metadata = (headers: Record<string, string>) => {
+    const md = new grpc!.Metadata();
+    for (const [k, v] of Object.entries(headers)) md.set(k.toLowerCase(), v);
+    return md;
   };
+  const metricOptions = { url: metrics.url, timeoutMillis: otlp.metric.timeout };
+  const traceOptions = { url: traces.url, timeoutMillis: otlp.trace.timeout };
+  const metricExporter = metrics.protocol === "grpc"
+    ? new (await import("@opentelemetry/exporter-metrics-otlp-grpc")).OTLPMetricExporter({
+      ...metricOptions,
+      metadata: metadata(metrics.headers),
+    })
+    : new (await import("@opentelemetry/exporter-metrics-otlp-proto")).OTLPMetricExporter({
+      ...metricOptions,
+      headers: metrics.headers,
+    });
+  const spanExporter = traces.protocol === "grpc"
+    ? new (await import("@opentelemetry/exporter-trace-otlp-grpc")).OTLPTraceExporter({
+      ...traceOptions,
+      metadata: metadata(traces.headers),
+    })
+    : new (await import("@opentelemetry/exporter-trace-otlp-proto")).OTLPTraceExporter({
+      ...traceOptions,
+      headers: traces.headers,
+    });
+  return { metrics: metricExporter, spans: spanExporter };
 }
 
 /**

@@ -100,6 +100,41 @@ export interface RunBlobsTable {
   hash: string;
 }
 
+/** One series of received platform metrics (written by the metric rollups, src/rollups/). */
+export interface MetricSeriesTable {
+  /** 16 hex digits: a hash of service, name, labels (and histogram bounds). */
+  id: string;
+  /** The resource's `service.name`. */
+  service: string;
+  name: string;
+  /** `counter`, `gauge` or `histogram`. */
+  kind: string;
+  unit: string;
+  description: string;
+  /** The point's labels as a JSON object of strings, keys in order. */
+  labels: string;
+  /** Histogram bucket bounds as a JSON array ("" for other kinds). */
+  bounds: string;
+  first_seen: number;
+  /** When the series was last heard from (kept to within a few minutes). */
+  last_seen: number;
+}
+
+/** One minute of one metric series. */
+export interface MetricRollupsTable {
+  series_id: string;
+  /** Epoch ms at the minute's start. */
+  minute: number;
+  /** Counter: the minute's increase. Gauge: its last value. Histogram: observations added. */
+  value: number;
+  /** Histogram: sum of the observations added; 0 otherwise. */
+  sum: number;
+  /** Histogram: observations added per bucket, a JSON array ("" for other kinds). */
+  counts: string;
+  /** Time of the latest point in the minute (epoch ms). */
+  at: number;
+}
+
 /** Every table. */
 export interface Database {
   runs: RunsTable;
@@ -109,4 +144,6 @@ export interface Database {
   probe_results: ProbeResultsTable;
   blobs: BlobsTable;
   run_blobs: RunBlobsTable;
+  metric_series: MetricSeriesTable;
+  metric_rollups: MetricRollupsTable;
 }
