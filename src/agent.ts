@@ -1,6 +1,6 @@
 /**
  * The agent: builds its components from the config, starts them in
- * dependency order (log, telemetry, store, history, api, probes), stops them in reverse within a
+ * dependency order (log, telemetry, store, otlp receiver, history, api, probes), stops them in reverse within a
  * deadline, and applies a reloaded config.
  *
  * @module
@@ -22,7 +22,8 @@ import { Telemetry } from "./metrics/telemetry.ts";
 import { defaultLabels, PlatformMetrics } from "./metrics/meter.ts";
 import { ProbeMetrics } from "./probe/metrics.ts";
 import { createStore, type Store } from "./store/store.ts";
-import { ProbeHistory } from "./probe/history.ts";
+import { ProbeHistory } from "./store/probe_history.ts";
+import { OtlpReceiver } from "./otlp/receiver.ts";
 
 /** The outcome of {@linkcode Agent.start}. */
 export type StartResult = { ok: true } | { ok: false; component: string; error: string };
@@ -51,6 +52,8 @@ export class Agent {
   readonly #scheduler: ProbeScheduler;
   readonly telemetry: Telemetry;
   readonly store: Store;
+  /** The OTLP receiver (gRPC and HTTP, as a collector); its intake also serves the API's OTLP routes. */
+  readonly otlpReceiver: OtlpReceiver;
   readonly log: LogComponent;
   readonly metrics: PlatformMetrics;
   readonly #components: Component[];
@@ -70,6 +73,13 @@ export class Agent {
     const probeMetrics = new ProbeMetrics(this.metrics, this.board, this.telemetry.tracer);
     this.store = createStore(this.#config.store, this.#logger);
     this.#observeStore();
+    this.otlpReceiver = new OtlpReceiver({
+      config: this.#config.otlp_receiver,
+      server: () => this.#config.server,
+      store: this.store,
+      logger: this.#logger,
+    });
+    this.#observeOtlp();
     const history = new ProbeHistory({
       store: this.store,
       logger: this.#logger.child({ component: "history" }),
@@ -84,6 +94,9 @@ export class Agent {
       store: this.store,
       log: () => ({ path: this.log.path, stats: this.log.stats() }),
       storeStats: () => this.store.stats(),
+      otlpIntake: this.otlpReceiver.intake,
+      grpcHint: () => this.otlpReceiver.grpcHint(),
+      otlpStats: () => this.otlpReceiver.stats(),
       schedulerLag: () => this.#scheduler.lag(),
       logger: this.#logger,
     });
@@ -105,7 +118,15 @@ export class Agent {
       stop: () => this.#scheduler.stop(),
       reload: (config) => this.#scheduler.update(this.#probeConfigs(config)),
     };
-    this.#components = [this.log, this.telemetry, this.store, history, this.#api, probes];
+    this.#components = [
+      this.log,
+      this.telemetry,
+      this.store,
+      this.otlpReceiver,
+      history,
+      this.#api,
+      probes,
+    ];
   }
 
   /** The config in force. */
@@ -181,7 +202,7 @@ export class Agent {
    * log component goes first (it is the one that can fail: a new directory);
    * when a component refuses, the config in force stays as it was. Sections
    * read only at start (`server.listen`, `store`, `otlp`) are kept, with a
-   * warning, until the next restart.
+   * warning, until the next restart; of `otlp_receiver`, only `allow_from` applies at once.
    */
   async reload(config: Config): Promise<void> {
     const old = this.#config;
@@ -190,11 +211,17 @@ export class Agent {
       server: { ...config.server, listen: old.server.listen },
       store: old.store,
       otlp: old.otlp,
+      otlp_receiver: { ...old.otlp_receiver, allow_from: config.otlp_receiver.allow_from },
     };
     const differs = (a: unknown, b: unknown) => JSON.stringify(a) !== JSON.stringify(b);
     if (differs(config.server.listen, old.server.listen)) this.#restartNeeded("server.listen");
     if (differs(config.store, old.store)) this.#restartNeeded("store");
     if (differs(config.otlp, old.otlp)) this.#restartNeeded("otlp");
+    if (
+      differs({ ...config.otlp_receiver, allow_from: [] }, { ...old.otlp_receiver, allow_from: [] })
+    ) {
+      this.#restartNeeded("otlp_receiver (other than allow_from)");
+    }
     for (const component of this.#started) await component.reload?.(kept);
     this.#config = kept;
   }
@@ -261,6 +288,43 @@ export class Agent {
         o.observe(failures, n, { cause });
       }
     }, [up, full, spooled, dead, records, failures]);
+  }
+
+  /**
+   * The OTLP receiver's counters as metrics: requests by signal, transport
+   * and result; items received and rejected; whether each port listens.
+   */
+  #observeOtlp(): void {
+    const meter = this.telemetry.meterProvider.getMeter("astron-watch");
+    const requests = meter.createObservableCounter("astron_watch_otlp_requests", {
+      description: "OTLP export requests, by signal, transport (grpc, http, api) and result.",
+    });
+    const received = meter.createObservableCounter("astron_watch_otlp_received", {
+      description:
+        "Spans, metric points and log records received over OTLP, by signal and transport.",
+    });
+    const rejected = meter.createObservableCounter("astron_watch_otlp_rejected", {
+      description:
+        "Received items refused (malformed, refused by the store, over the series limit).",
+    });
+    const listening = meter.createObservableGauge("astron_watch_otlp_listening", {
+      description: "1 while the OTLP receiver listens on the transport's port (grpc, http).",
+    });
+    meter.addBatchObservableCallback((o) => {
+      const s = this.otlpReceiver.stats();
+      for (const c of s.counts) {
+        const labels = { signal: c.signal, transport: c.transport };
+        o.observe(received, c.received, labels);
+        o.observe(rejected, c.rejected, labels);
+        for (const [result, n] of Object.entries(c.requests)) {
+          o.observe(requests, n ?? 0, { ...labels, result });
+        }
+      }
+      if (s.enabled) {
+        o.observe(listening, s.grpc.addr ? 1 : 0, { transport: "grpc" });
+        o.observe(listening, s.http.addr ? 1 : 0, { transport: "http" });
+      }
+    }, [requests, received, rejected, listening]);
   }
 
   /** The probes to run: the default self-probe (URL port 0) points at the port actually bound. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { executionOrder } from "../src/store/rows.ts";
-import { decodeCursor, encodeCursor, percentile } from "../src/store/query.ts";
+import { decodeCursor, encodeCursor } from "../src/store/query.ts";
+import { percentile } from "../src/stats.ts";
 import { validateRecord } from "../src/workflow/record.ts";
 import { Spool } from "../src/store/spool.ts";
 import { BLOB_LINK_PREFIX, BlobStore } from "../src/store/blobs.ts";
@@ -35,7 +36,7 @@ Deno.test("cursors round-trip and foreign text is refused", () => {
 Deno.test("percentiles are nearest-rank", () => {
   const xs = Array.from({ length: 100 }, (_, i) => i + 1);
   assert.deepEqual([0.5, 0.9, 0.99].map((p) => percentile(xs, p)), [50, 90, 99]);
-  assert.equal(percentile([], 0.5), 0);
+  assert.equal(percentile([], 0.5), null);
   assert.equal(percentile([7], 0.99), 7);
 });
 

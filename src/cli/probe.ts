@@ -6,7 +6,8 @@
  */
 
 import { parseConfigText } from "../config/load.ts";
-import { formatProblem, redactUrl } from "../config/reader.ts";
+import { formatProblem } from "../config/reader.ts";
+import { redactUrl } from "../text_redact.ts";
 import { PROBE_TYPES, type ProbeType } from "../config/schema.ts";
 import { PROBES } from "../probe/registry.ts";
 import { runProbe } from "../probe/scheduler.ts";

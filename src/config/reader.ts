@@ -8,6 +8,7 @@
  */
 
 import { parseDuration, parseSize } from "./units.ts";
+import { redactUrl } from "../text_redact.ts";
 
 /** One thing wrong with a config, with the path of the offending value. */
 export interface ConfigProblem {
@@ -28,9 +29,6 @@ export interface HostPort {
 }
 
 /** A URL's password replaced by `***`, for messages: `postgres://spark:***@db/x`. */
-export function redactUrl(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/i, "$1***@");
-}
 
 /** Show a value in an error message: strings quoted, long values cut. */
 export function show(value: unknown): string {

@@ -9,6 +9,8 @@
 import type { ProbeConfig } from "../config/schema.ts";
 import { formatHostPort } from "../config/reader.ts";
 import type { ProbeCode, ProbeResult } from "./types.ts";
+import { redactUrl } from "../text_redact.ts";
+import { percentile } from "../stats.ts";
 
 /** A probe's state: no result yet, up, or down (failed `retries` times in a row). */
 export type ProbeState = "pending" | "up" | "down";
@@ -60,16 +62,6 @@ interface Entry {
 export function probeTarget(config: ProbeConfig): string {
   if (config.url) return redactUrl(config.url);
   return config.target ? formatHostPort(config.target) : "";
-}
-
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.href;
-  } catch {
-    return url;
-  }
 }
 
 /** Holds every probe's state and recent history. */
@@ -152,11 +144,4 @@ export class ProbeBoard {
   history(name: string, limit = 100): ProbeSample[] {
     return this.#entries.get(name)?.samples.slice(-limit) ?? [];
   }
-}
-
-/** The nearest-rank percentile of an ascending list; null when empty. */
-export function percentile(sorted: readonly number[], q: number): number | null {
-  if (sorted.length === 0) return null;
-  const rank = Math.max(1, Math.ceil(q * sorted.length));
-  return sorted[rank - 1];
 }

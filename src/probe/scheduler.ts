@@ -10,7 +10,8 @@
 import type { ProbeConfig } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { formatDuration } from "../config/units.ts";
-import { percentile, type ProbeBoard } from "./board.ts";
+import type { ProbeBoard } from "./board.ts";
+import { percentile } from "../stats.ts";
 import type { Probe, ProbeRegistry, ProbeResult } from "./types.ts";
 import { redactResult } from "./redact.ts";
 import { type LongTimeout, setLongTimeout } from "../timers.ts";

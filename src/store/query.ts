@@ -12,6 +12,7 @@ import type { RunsTable } from "./schema.ts";
 import { executionOrder } from "./rows.ts";
 import type { NodeLog, Usage, WorkflowRecord } from "../workflow/record.ts";
 import type { SpanRecord } from "../otlp/traces.ts";
+import { percentile } from "../stats.ts";
 
 /** Where a list page continues: after the run with this start time and sid. */
 export interface Cursor {
@@ -309,13 +310,6 @@ function nextIds(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((id): id is string => typeof id === "string") : [];
 }
 
-/** Nearest-rank percentile of sorted numbers (what `percentile_disc` answers). */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (!sorted.length) return 0;
-  const rank = Math.max(1, Math.ceil(p * sorted.length));
-  return sorted[Math.min(sorted.length, rank) - 1];
-}
-
 /** Token sums and latency percentiles per group over a window. */
 export async function usageStats(backend: StoreBackend, q: UsageQuery): Promise<UsageResult> {
   const { db, capabilities } = backend;
@@ -372,9 +366,9 @@ export async function usageStats(backend: StoreBackend, q: UsageQuery): Promise<
     for (const g of groups) {
       const sorted = byKey.get(g.key) ?? [];
       g.latency_ms = {
-        p50: percentile(sorted, 0.5),
-        p90: percentile(sorted, 0.9),
-        p99: percentile(sorted, 0.99),
+        p50: percentile(sorted, 0.5) ?? 0,
+        p90: percentile(sorted, 0.9) ?? 0,
+        p99: percentile(sorted, 0.99) ?? 0,
       };
     }
   }

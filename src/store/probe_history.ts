@@ -1,16 +1,18 @@
 /**
- * Probe history in the store: every run is buffered and written in batches
- * (every few seconds and at shutdown), so `/api/v1/probes/{name}?since=`
- * reaches past the in-memory hour.
+ * Probe history in the store: every run the agent hands over is buffered and
+ * written in batches (every few seconds and at shutdown), so
+ * `/api/v1/probes/{name}?since=` reaches past the in-memory hour. The probes
+ * know nothing of it: the agent wires their results here.
  *
  * @module
  */
 
 import type { Logger } from "../log/logger.ts";
-import type { Store } from "../store/store.ts";
-import type { ProbeResultsTable } from "../store/schema.ts";
+import type { Store } from "./store.ts";
+import type { ProbeResultsTable } from "./schema.ts";
 import { errorMessage } from "../errors.ts";
-import type { ProbeResult } from "./types.ts";
+import type { ProbeResult } from "../probe/types.ts";
+import type { Component } from "../component.ts";
 
 /** Options for {@linkcode ProbeHistory}. */
 export interface ProbeHistoryOptions {
@@ -23,7 +25,7 @@ export interface ProbeHistoryOptions {
 }
 
 /** The `history` component: buffers probe runs and writes them to the store. */
-export class ProbeHistory {
+export class ProbeHistory implements Component {
   readonly name = "history";
   readonly #o: ProbeHistoryOptions;
   #buffer: ProbeResultsTable[] = [];
