@@ -3,7 +3,7 @@ import { parseConfigText } from "../src/config/load.ts";
 import type { ProbeConfig } from "../src/config/schema.ts";
 import { PROBES } from "../src/probe/registry.ts";
 import { locateNginx, startNginx } from "./support/nginx.ts";
-import { run, serverTest, which } from "./support/servers.ts";
+import { serverTest } from "./support/servers.ts";
 
 function probeConfig(probe: Record<string, unknown>): ProbeConfig {
   const r = parseConfigText(JSON.stringify({ probes: [{ name: "nginx", ...probe }] }), {});
@@ -12,11 +12,6 @@ function probeConfig(probe: Record<string, unknown>): ProbeConfig {
 }
 
 const never = new AbortController().signal;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 serverTest(
   "sse probe reads the workflow stream through nginx as the platform proxies it",
@@ -105,38 +100,6 @@ serverTest(
       assert.equal(r.ok, false);
       assert.equal(r.status, 404);
       assert.equal(r.reason, "status 404, expected 2xx/3xx");
-    });
-
-    const curl = which("curl");
-    if (!curl) {
-      console.log("  (no curl: timing comparison skipped)");
-      return;
-    }
-    await t.step("timings beside curl's (printed, not asserted)", async () => {
-      const runs = 15;
-      const ours: number[][] = [];
-      const theirs: number[][] = [];
-      const config = probeConfig({ type: "http", url });
-      for (let i = 0; i < runs; i++) {
-        const r = await PROBES.http(config, { signal: never });
-        assert.equal(r.ok, true, r.reason ?? "");
-        ours.push([r.phases.connect!, r.phases.first_byte!, r.phases.total]);
-        const out = await run(curl, [
-          "-s",
-          "-o",
-          "/dev/null",
-          "-w",
-          "%{time_connect} %{time_starttransfer} %{time_total}",
-          url,
-        ]);
-        theirs.push(out.trim().split(" ").map((s) => Number(s) * 1000));
-      }
-      const col = (rows: number[][], i: number) => median(rows.map((r) => r[i])).toFixed(3);
-      console.log(
-        `  median of ${runs} (ms)   connect  first_byte  total\n` +
-          `  astron-watch           ${col(ours, 0)}    ${col(ours, 1)}     ${col(ours, 2)}\n` +
-          `  curl -w                ${col(theirs, 0)}    ${col(theirs, 1)}     ${col(theirs, 2)}`,
-      );
     });
   },
 );
