@@ -59,11 +59,10 @@ Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, 
     assert.equal(viaQuery.headers.get("content-type"), "application/json");
     await viaQuery.body?.cancel();
 
-    const t0 = Date.now();
     agent.kill("SIGTERM");
     const { code, stderr } = await agent.exit();
+    // 0: every component drained within its deadline (1 when one missed it).
     assert.equal(code, 0, stderr);
-    assert.ok(Date.now() - t0 < 5_000, "drained within the deadline");
     assert.match(stderr, /"msg":"stopped"/);
     // SIGTERM loses nothing: the file holds every line up to the last one before it closed.
     const file = await Deno.readTextFile(`${dir.path}/logs/astron-watch.log`);

@@ -121,8 +121,15 @@ serverTest(
             .map((r) => r.sid),
         );
         const missing = new Set<number>();
-        for (let i = 0; i < total; i++) if (!have.has(`outage-${i}`)) missing.add(Math.floor(i / perBatch));
-        console.log("missing batches", [...missing], "answers", JSON.stringify(answers.filter((_, b) => missing.has(b))));
+        for (let i = 0; i < total; i++) {
+          if (!have.has(`outage-${i}`)) missing.add(Math.floor(i / perBatch));
+        }
+        console.log(
+          "missing batches",
+          [...missing],
+          "answers",
+          JSON.stringify(answers.filter((_, b) => missing.has(b))),
+        );
       }
       assert.equal(Number(runs.n), total);
       assert.equal(Number(runs.d), total);
