@@ -6,6 +6,8 @@
  *
  * @example
  * ```ts
+ * import { Logger } from "./logger.ts";
+ * import { StderrSink } from "./stderr_sink.ts";
  * const log = new Logger({ sinks: [new StderrSink()] });
  * const probeLog = log.child({ probe: "nginx" });
  * probeLog.warn("slow answer", { ms: 812 });

@@ -22,6 +22,7 @@
  *
  * @example
  * ```ts
+ * import { Logger } from "./logger.ts";
  * const sink = new RotatingFileSink({ path: "./logs/app.log", maxSize: 10_000_000, keep: 10 });
  * const log = new Logger({ sinks: [sink] });
  * log.info("started");

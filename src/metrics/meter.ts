@@ -16,6 +16,8 @@
  *
  * @example
  * ```ts
+ * import { MeterProvider } from "@opentelemetry/sdk-metrics";
+ * const provider = new MeterProvider();
  * const metrics = new PlatformMetrics({ provider, labels: defaultLabels({ serverName: "rpa" }) });
  * const m = metrics.meter({ kind: "server", app_id: "app1", func: "chat" });
  * m.begin();

@@ -23,9 +23,14 @@
  *
  * @example
  * ```ts
- * const rollups = new MetricRollups({ store, logger, maxSeries: config.otlp_receiver.max_series });
+ * import type { Store } from "../store/store.ts";
+ * import { Logger } from "../log/logger.ts";
+ * import type { ReceivedMetric } from "../otlp/metric_points.ts";
+ * declare const store: Store; // started
+ * declare const received: ReceivedMetric[]; // decoded by the OTLP receiver
+ * const rollups = new MetricRollups({ store, logger: new Logger(), maxSeries: 50_000 });
  * await rollups.start();
- * await rollups.take(decoded.metrics, Date.now());
+ * await rollups.take(received, Date.now());
  * const summary = await rollups.services({ window: 300_000, until: Date.now() });
  * await rollups.stop(); // flushes
  * ```

@@ -234,6 +234,8 @@ export interface MigrateResult {
  *
  * @example
  * ```ts
+ * import { openBackend } from "./open_backend.ts";
+ * const backend = await openBackend("sqlite::memory:");
  * const { error, results } = await migrateToLatest(backend.db);
  * if (error) throw new Error(`store migration failed: ${error}`);
  * ```

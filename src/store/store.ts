@@ -12,8 +12,13 @@
  *
  * @example
  * ```ts
- * const store = createStore(config.store, logger);
+ * import { validateConfig } from "../config/schema.ts";
+ * import { Logger } from "../log/logger.ts";
+ * const checked = validateConfig({});
+ * if (!checked.ok) throw new Error("defaults are valid");
+ * const store = createStore(checked.config.store, new Logger());
  * await store.start();
+ * const record = { sid: "spf00000001@hf1", start_time: Date.now() };
  * const result = await store.ingestRuns([record]);
  * const page = await store.listRuns({ app_id: "app1", limit: 20 });
  * await store.stop();
