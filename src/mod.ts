@@ -31,7 +31,6 @@ export type { NodeLog, Usage, ValidateRecordResult, WorkflowRecord } from "./wor
 export {
   defaultLabels,
   INSTRUMENTS,
-  LATENCY_BUCKETS,
   Meter,
   PlatformMetrics,
 } from "./metrics/meter.ts";

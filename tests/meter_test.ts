@@ -3,9 +3,9 @@ import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { PlatformMetrics } from "../src/metrics/meter.ts";
 import { PullMetricReader, scrape } from "../src/metrics/prometheus.ts";
 
-const LABELS = { dc: "hf", server_host: "10.0.0.7", server_name: "rpa", pid: "42" };
+const LABELS = { dc: "hf", server_host: "10.0.0.7", server_name: "rpa", pid: 42 };
 
-Deno.test("the Meter facade counts success and errors with ret, latency in true microseconds, and in-flight", async () => {
+Deno.test("the Meter facade counts success and errors with ret, latency in the platform's milliseconds without ret, and in-flight", async () => {
   const reader = new PullMetricReader();
   const provider = new MeterProvider({ readers: [reader] });
   const metrics = new PlatformMetrics({ provider, labels: LABELS });
@@ -23,10 +23,31 @@ Deno.test("the Meter facade counts success and errors with ret, latency in true 
     'app_id="app1",func="chat",dc="hf",server_host="10.0.0.7",server_name="rpa",pid="42"';
   assert.match(text, new RegExp(`^server_request_total\\{${base},ret="0"\\} 1$`, "m"));
   assert.match(text, new RegExp(`^server_request_total\\{${base},ret="20204"\\} 1$`, "m"));
-  assert.match(
-    text,
-    new RegExp(`^server_request_time_microseconds_sum\\{${base},ret="0"\\} 2500$`, "m"),
-  );
+  // Milliseconds, as the platform's Meter.in_histogram records them, and no ret on histograms:
+  // the success's 2.5 and the error's 1.
+  assert.match(text, new RegExp(`^server_request_time_microseconds_sum\\{${base}\\} 3.5$`, "m"));
+  assert.match(text, new RegExp(`^server_request_time_microseconds_count\\{${base}\\} 2$`, "m"));
+  // The SDK's default buckets, as the platform's.
+  const bounds = [...text.matchAll(/^server_request_time_microseconds_bucket\{[^}]*le="([^"]+)"/gm)]
+    .map((m) => m[1]);
+  assert.deepEqual(bounds, [
+    "0",
+    "5",
+    "10",
+    "25",
+    "50",
+    "75",
+    "100",
+    "250",
+    "500",
+    "750",
+    "1000",
+    "2500",
+    "5000",
+    "7500",
+    "10000",
+    "+Inf",
+  ]);
   assert.match(text, /^server_conc\{[^}]*func="chat"[^}]*\} 0$/m);
   assert.match(text, /^rely_server_request_total\{[^}]*func="mysql"[^}]*ret="timeout"\} 1$/m);
   assert.doesNotMatch(

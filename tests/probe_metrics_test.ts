@@ -10,7 +10,7 @@ import { PROBES } from "../src/probe/registry.ts";
 import { runProbe } from "../src/probe/scheduler.ts";
 import { freePort } from "./support/servers.ts";
 
-const LABELS = { dc: "hf", server_host: "10.0.0.7", server_name: "watch", pid: "42" };
+const LABELS = { dc: "hf", server_host: "10.0.0.7", server_name: "watch", pid: 42 };
 
 Deno.test("the ret label comes from the run's code, whatever its reason says", async (t) => {
   // Answers whose reasons mention "timed out" and "refused": a label read

@@ -5,14 +5,18 @@
  *
  * | kind     | counter                 | latency histogram                         | in flight          |
  * | -------- | ----------------------- | ----------------------------------------- | ------------------ |
- * | `server` | `server_request_total`  | `server_request_time_microseconds` (µs)   | `server_conc`      |
+ * | `server` | `server_request_total`  | `server_request_time_microseconds` (ms)   | `server_conc`      |
  * | `rely`   | `rely_server_request`   | `rely_server_request_time` (ms)           | `rely_server_conc` |
  *
- * Every data point carries `dc`, `server_host`, `server_name`, `app_id`,
- * `func`, `pid` and `ret` (`0` success, anything else an error code). The
- * platform records milliseconds into `..._microseconds`; we record true
- * microseconds there. `rely_server_request_time` stays in milliseconds, as
- * the platform records it.
+ * Exactly as the platform's own code records them (its `Meter.in_histogram`,
+ * read in `reference/astron-agent-otlp/`), so one dashboard reads the
+ * platform's series and ours side by side: both histograms hold
+ * **milliseconds** (the "microseconds" name is the platform's, the unit is
+ * what its code writes), with the SDK's default buckets; counter points
+ * carry `dc` (`SERVICE_LOCATION`, else empty), `server_host`,
+ * `server_name`, `app_id`, `func`, `pid` and `ret` (`0` success, else an
+ * error code), and histogram points the same without `ret`. `pid` and a
+ * numeric `ret` are integers over OTLP.
  *
  * @example
  * ```ts
@@ -45,13 +49,13 @@ export interface DefaultLabels {
   dc: string;
   server_host: string;
   server_name: string;
-  pid: string;
+  pid: number;
 }
 
 /** Options for {@linkcode defaultLabels}. */
 export interface DefaultLabelsOptions {
   serverName: string;
-  /** Data-centre label; default `OTLP_DC`, then `SERVICE_LOCATION`, then `hf` (the platform's default). */
+  /** Data-centre label; default `SERVICE_LOCATION`, else empty (as the platform's code). */
   dc?: string;
   /** The host's IP; default the first non-loopback IPv4 address, else `127.0.0.1`. */
   serverHost?: string;
@@ -60,10 +64,10 @@ export interface DefaultLabelsOptions {
 /** Build the default labels from options, the environment and the host. */
 export function defaultLabels(options: DefaultLabelsOptions): DefaultLabels {
   return {
-    dc: options.dc ?? (Deno.env.get("OTLP_DC") || Deno.env.get("SERVICE_LOCATION") || "hf"),
+    dc: options.dc ?? (Deno.env.get("SERVICE_LOCATION") ?? ""),
     server_host: options.serverHost ?? localIp(),
     server_name: options.serverName,
-    pid: String(Deno.pid),
+    pid: Deno.pid,
   };
 }
 
@@ -78,50 +82,6 @@ export function localIp(): string {
     return "127.0.0.1";
   }
 }
-
-/** Latency bucket bounds: microseconds for `server`, milliseconds for `rely`. */
-export const LATENCY_BUCKETS: Record<MetricKind, number[]> = {
-  server: [
-    100,
-    250,
-    500,
-    1_000,
-    2_500,
-    5_000,
-    10_000,
-    25_000,
-    50_000,
-    100_000,
-    250_000,
-    500_000,
-    1_000_000,
-    2_500_000,
-    5_000_000,
-    10_000_000,
-    30_000_000,
-    60_000_000,
-  ],
-  rely: [
-    0.1,
-    0.25,
-    0.5,
-    1,
-    2.5,
-    5,
-    10,
-    25,
-    50,
-    100,
-    250,
-    500,
-    1_000,
-    2_500,
-    5_000,
-    10_000,
-    30_000,
-    60_000,
-  ],
-};
 
 /** The instrument names of each kind (exactly the platform's). */
 export const INSTRUMENTS = {
@@ -141,8 +101,6 @@ interface Family {
   count: Counter;
   time: Histogram;
   conc: UpDownCounter;
-  /** Milliseconds to the histogram's unit. */
-  scale: number;
 }
 
 /** Options for {@linkcode PlatformMetrics}. */
@@ -167,17 +125,16 @@ export class PlatformMetrics {
           : "Calls to dependencies by result code.",
       }),
       time: this.otelMeter.createHistogram(INSTRUMENTS[kind].time, {
+        // Milliseconds in both, as the platform records them; the SDK's default buckets.
         description: kind === "server"
-          ? "Entry request latency in microseconds."
+          ? "Entry request latency in milliseconds (the platform's unit under this name)."
           : "Dependency call latency in milliseconds.",
-        advice: { explicitBucketBoundaries: LATENCY_BUCKETS[kind] },
       }),
       conc: this.otelMeter.createUpDownCounter(INSTRUMENTS[kind].conc, {
         description: kind === "server"
           ? "Entry requests in flight."
           : "Dependency calls in flight.",
       }),
-      scale: kind === "server" ? 1000 : 1,
     });
     this.#families = { server: family("server"), rely: family("rely") };
   }
@@ -241,19 +198,18 @@ export class Meter {
     this.#count(String(code), options, inHistogram);
   }
 
-  /** Record only the latency (with `ret=0`). */
+  /** Record only the latency. */
   inHistogram(options: RecordOptions = {}): void {
-    this.#family.time.record(this.#latency(options), {
-      ...this.#base,
-      ret: "0",
-      ...options.labels,
-    });
+    this.#family.time.record(this.#latency(options), { ...this.#base, ...options.labels });
   }
 
   #count(ret: string, options: RecordOptions, histogram: boolean): void {
-    const attrs = { ...this.#base, ret, ...options.labels };
-    this.#family.count.add(options.count ?? 1, attrs);
-    if (histogram) this.#family.time.record(this.#latency(options), attrs);
+    // An error code is an integer over OTLP, as the platform sends it; a word stays a word.
+    const code = /^-?\d+$/.test(ret) ? Number(ret) : ret;
+    this.#family.count.add(options.count ?? 1, { ...this.#base, ret: code, ...options.labels });
+    if (histogram) {
+      this.#family.time.record(this.#latency(options), { ...this.#base, ...options.labels });
+    }
     if (this.#inFlight) {
       this.#inFlight = false;
       this.#family.conc.add(-1, this.#base);
@@ -261,7 +217,6 @@ export class Meter {
   }
 
   #latency(options: RecordOptions): number {
-    const ms = options.durationMs ?? performance.now() - this.#start;
-    return ms * this.#family.scale;
+    return options.durationMs ?? performance.now() - this.#start;
   }
 }
