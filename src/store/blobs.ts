@@ -78,10 +78,10 @@ export class BlobStore {
    *
    * @returns the blobs `value` now links to.
    */
-  async offload(value: unknown): Promise<BlobRef[]> {
+  async offload(value: unknown, inlineLimit = this.inlineLimit): Promise<BlobRef[]> {
     const found = new Map<string, string>();
     // The most UTF-8 bytes a string may have and stay inline.
-    const limit = this.inlineLimit - PY_BYTES_HEADER;
+    const limit = inlineLimit - PY_BYTES_HEADER;
     /** The link for `v` when it must be offloaded, else undefined. */
     const link = (v: string): string | undefined => {
       if (v.length * 3 <= limit) return undefined;

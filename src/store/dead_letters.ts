@@ -26,7 +26,7 @@ export interface DeadLetter {
   /** A workflow run as accepted (large strings already replaced by blob links). */
   run?: { record: WorkflowRecord; blobs: BlobRef[]; accepted_at: number };
   /** An OTLP span in normal form. */
-  span?: { record: SpanRecord; accepted_at: number };
+  span?: { record: SpanRecord; accepted_at: number; blobs?: BlobRef[] };
 }
 
 const encoder = new TextEncoder();

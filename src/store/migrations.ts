@@ -213,6 +213,22 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.dropTable("metric_series").ifExists().execute();
     },
   },
+  "0006_span_blobs": {
+    async up(db: AnyDb) {
+      // Span values over 10 KiB live in blobs too (as the platform offloads
+      // span events); these links keep them from garbage collection.
+      await db.schema.createTable("span_blobs")
+        .addColumn("trace_id", "text", (c) => c.notNull())
+        .addColumn("span_id", "text", (c) => c.notNull())
+        .addColumn("hash", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("span_blobs_pk", ["trace_id", "span_id", "hash"])
+        .execute();
+      await db.schema.createIndex("span_blobs_hash").on("span_blobs").columns(["hash"]).execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropTable("span_blobs").ifExists().execute();
+    },
+  },
 };
 
 /** One migration's outcome, as Kysely's `MigrationResult`. */

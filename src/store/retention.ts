@@ -95,6 +95,9 @@ async function expireTable(
       const keys = await db.selectFrom("spans").select(["trace_id", "span_id"])
         .where("start_time", "<", cutoff).orderBy("start_time").limit(batch).execute();
       if (!keys.length) break;
+      await db.deleteFrom("span_blobs").where(({ or, and, eb }) =>
+        or(keys.map((k) => and([eb("trace_id", "=", k.trace_id), eb("span_id", "=", k.span_id)])))
+      ).execute();
       const r = await db.deleteFrom("spans").where(({ or, and, eb }) =>
         or(keys.map((k) => and([eb("trace_id", "=", k.trace_id), eb("span_id", "=", k.span_id)])))
       ).executeTakeFirst();
@@ -125,6 +128,11 @@ export async function collectBlobs(ctx: RetentionContext, now: number): Promise<
           selectFrom("run_blobs").select("sid").whereRef("run_blobs.hash", "=", "blobs.hash"),
         ))
       )
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(
+          selectFrom("span_blobs").select("span_id").whereRef("span_blobs.hash", "=", "blobs.hash"),
+        ))
+      )
       .limit(ctx.batchSize ?? 500).execute();
     const hashes = rows.map((r) => r.hash).filter((h) => !ctx.blobs.isPinned(h));
     if (!hashes.length) break;
@@ -132,6 +140,11 @@ export async function collectBlobs(ctx: RetentionContext, now: number): Promise<
       .where(({ not, exists, selectFrom }) =>
         not(exists(
           selectFrom("run_blobs").select("sid").whereRef("run_blobs.hash", "=", "blobs.hash"),
+        ))
+      )
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(
+          selectFrom("span_blobs").select("span_id").whereRef("span_blobs.hash", "=", "blobs.hash"),
         ))
       ).execute();
     const still = new Set(

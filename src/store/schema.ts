@@ -94,6 +94,13 @@ export interface BlobsTable {
   created_at: number;
 }
 
+/** Which spans link to which blobs (span values over 10 KiB), so unreferenced blobs can go. */
+export interface SpanBlobsTable {
+  trace_id: string;
+  span_id: string;
+  hash: string;
+}
+
 /** Which runs link to which blobs, so unreferenced blobs can go. */
 export interface RunBlobsTable {
   sid: string;
@@ -144,6 +151,7 @@ export interface Database {
   probe_results: ProbeResultsTable;
   blobs: BlobsTable;
   run_blobs: RunBlobsTable;
+  span_blobs: SpanBlobsTable;
   metric_series: MetricSeriesTable;
   metric_rollups: MetricRollupsTable;
 }

@@ -150,6 +150,8 @@ interface PendingRun {
 /** One accepted span, as it waits, is spooled and is replayed. */
 interface PendingSpan {
   span: SpanRecord;
+  /** Blobs its large values were offloaded to. */
+  blobs?: BlobRef[];
   /** When it was accepted (epoch ms): its `received_at`. */
   at: number;
 }
@@ -193,6 +195,12 @@ interface Failure {
   kind: StoreFailure;
   message: string;
 }
+
+/**
+ * Span values (attributes, event attributes) of more than 10 KiB go to
+ * blobs, as the platform offloads span events over 10 KiB.
+ */
+export const SPAN_INLINE_LIMIT = 10 * 1024;
 
 /** True when `err` says the disk is full. */
 export function isNoSpace(err: unknown): boolean {
@@ -278,7 +286,9 @@ export class Store implements Component {
     if (error) this.#markDown(error);
     if (background) {
       await this.#spool.open();
-      for (const l of await this.deadLetters.list()) if (l.run) this.blobs.pin(l.run.blobs);
+      for (const l of await this.deadLetters.list()) {
+        this.blobs.pin([...(l.run?.blobs ?? []), ...(l.span?.blobs ?? [])]);
+      }
       await this.deadLetters.refresh();
       if (this.#spool.pending) {
         this.#logger.warn("spool holds records from before; replaying", {
@@ -399,7 +409,26 @@ export class Store implements Component {
     this.#checkOpen();
     if (!spans.length) return { stored: 0, spooled: 0, refused: 0 };
     const at = this.#now();
-    const outcome = await this.#enqueue([], spans.map((span) => ({ span, at })));
+    const pending: PendingSpan[] = [];
+    try {
+      for (const span of spans) {
+        const blobs = await this.blobs.offload(
+          { attributes: span.attributes, events: span.events },
+          SPAN_INLINE_LIMIT,
+        );
+        pending.push(blobs.length ? { span, at, blobs } : { span, at });
+      }
+    } catch (err) {
+      this.blobs.unpin(pending.flatMap((p) => p.blobs ?? []));
+      if (isNoSpace(err)) throw this.#noSpace(err);
+      throw err;
+    }
+    let outcome: JobOutcome;
+    try {
+      outcome = await this.#enqueue([], pending);
+    } finally {
+      this.blobs.unpin(pending.flatMap((p) => p.blobs ?? []));
+    }
     return { stored: outcome.stored, spooled: outcome.spooled, refused: outcome.refused.size };
   }
 
@@ -461,9 +490,11 @@ export class Store implements Component {
 
   /** The content of blob `hash`, when it exists and a run links to it. */
   async readBlob(hash: string): Promise<string | undefined> {
-    const row = await this.#read((b) =>
-      b.db.selectFrom("run_blobs").select("hash").where("hash", "=", hash).limit(1)
-        .executeTakeFirst()
+    const row = await this.#read(async (b) =>
+      await b.db.selectFrom("run_blobs").select("hash").where("hash", "=", hash).limit(1)
+        .executeTakeFirst() ??
+        await b.db.selectFrom("span_blobs").select("hash").where("hash", "=", hash).limit(1)
+          .executeTakeFirst()
     );
     return row ? await this.blobs.read(hash) : undefined;
   }
@@ -520,7 +551,9 @@ export class Store implements Component {
       if (failure) throw new Error(failure.message);
       if (refused.length) {
         await this.deadLetters.append(refused);
-        for (const l of refused) if (l.run) this.blobs.pin(l.run.blobs);
+        for (const l of refused) {
+          this.blobs.pin([...(l.run?.blobs ?? []), ...(l.span?.blobs ?? [])]);
+        }
         this.#records.refused += refused.length;
         this.#logger.error("database refused spooled records; kept in the dead-letter file", {
           records: refused.length,
@@ -551,7 +584,9 @@ export class Store implements Component {
     const items: Item[] = letters.map((l, index) => ({
       index,
       run: l.run ? { record: l.run.record, blobs: l.run.blobs, at: l.run.accepted_at } : undefined,
-      span: l.span ? { span: l.span.record, at: l.span.accepted_at } : undefined,
+      span: l.span
+        ? { span: l.span.record, at: l.span.accepted_at, blobs: l.span.blobs }
+        : undefined,
     }));
     let failure: Failure | undefined;
     try {
@@ -808,14 +843,23 @@ function itemsOf(entry: SpoolData | WriteBatch): Item[] {
 function batchOf(items: Item[]): WriteBatch {
   const runs: PreparedRun[] = [];
   const spans: SpansTable[] = [];
+  const spanBlobs: NonNullable<WriteBatch["spanBlobs"]> = [];
   for (const i of items) {
     if (i.run) {
       runs.push({ rows: toRows(i.run.record, i.run.at), blobs: i.run.blobs, search: i.run.search });
     } else if (i.prepared) runs.push(i.prepared);
-    else if (i.span) spans.push(spanRow(i.span.span, i.span.at));
-    else if (i.spanRow) spans.push(i.spanRow);
+    else if (i.span) {
+      spans.push(spanRow(i.span.span, i.span.at));
+      if (i.span.blobs?.length) {
+        spanBlobs.push({
+          trace_id: i.span.span.trace_id,
+          span_id: i.span.span.span_id,
+          blobs: i.span.blobs,
+        });
+      }
+    } else if (i.spanRow) spans.push(i.spanRow);
   }
-  return { runs, spans };
+  return { runs, spans, spanBlobs };
 }
 
 const done = new WeakSet<Item>();
@@ -832,7 +876,13 @@ function settled(item: Item): boolean {
 }
 
 function deadLetter(item: Item, error: string, at: number): DeadLetter {
-  if (item.span) return { at, error, span: { record: item.span.span, accepted_at: item.span.at } };
+  if (item.span) {
+    return {
+      at,
+      error,
+      span: { record: item.span.span, accepted_at: item.span.at, blobs: item.span.blobs },
+    };
+  }
   if (item.spanRow) {
     const row = item.spanRow;
     return { at, error, span: { record: JSON.parse(row.record), accepted_at: row.received_at } };

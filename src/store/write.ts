@@ -23,6 +23,8 @@ export interface PreparedRun {
 export interface WriteBatch {
   runs: PreparedRun[];
   spans: SpansTable[];
+  /** Blobs spans link to (their values over 10 KiB). */
+  spanBlobs?: { trace_id: string; span_id: string; blobs: BlobRef[] }[];
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -122,6 +124,9 @@ export async function writeBatch(
         links.push({ sid: r.rows.run.sid, hash: b.hash });
       }
     }
+    for (const sb of batch.spanBlobs ?? []) {
+      for (const b of sb.blobs) blobs.set(b.hash, b.size);
+    }
     for (const part of chunks([...blobs], 500)) {
       await trx.insertInto("blobs")
         .values(part.map(([hash, size]) => ({ hash, size, created_at: now })))
@@ -132,6 +137,15 @@ export async function writeBatch(
     }
     const uniqueLinks = [...new Map(links.map((l) => [`${l.sid}/${l.hash}`, l])).values()];
     await insertAll(trx, backend, "run_blobs", uniqueLinks, max);
+    const spanLinks = new Map<string, { trace_id: string; span_id: string; hash: string }>();
+    for (const { trace_id, span_id, blobs: refs } of batch.spanBlobs ?? []) {
+      for (const { hash } of refs) {
+        spanLinks.set(`${trace_id}/${span_id}/${hash}`, { trace_id, span_id, hash });
+      }
+    }
+    for (const part of chunks([...spanLinks.values()], 500)) {
+      await trx.insertInto("span_blobs").values(part).onConflict((oc) => oc.doNothing()).execute();
+    }
     const spanColumns = 11;
     for (const part of chunks(spans, Math.floor(max / spanColumns))) {
       await trx.insertInto("spans").values(part)

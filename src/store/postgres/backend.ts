@@ -142,7 +142,7 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Promis
         FROM pg_stat_user_tables s
         WHERE s.schemaname = current_schema()
           AND s.relname IN ('runs', 'nodes', 'spans', 'probe_results', 'blobs', 'run_blobs',
-                            'run_search')
+                            'run_search', 'span_blobs')
       `.execute(db);
       return Number(rows[0]?.bytes ?? 0);
     },
