@@ -57,6 +57,11 @@ export class Spool<T> {
     return this.#pending;
   }
 
+  /** Bytes on disk not yet replayed. */
+  get pendingBytes(): number {
+    return this.#size - this.#offset;
+  }
+
   /** Open the spool, counting what a previous run left to replay. */
   async open(): Promise<void> {
     await Deno.mkdir(this.#dir, { recursive: true });

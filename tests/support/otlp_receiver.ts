@@ -5,6 +5,7 @@
  * @opentelemetry/otlp-transformer).
  */
 
+import { Buffer } from "node:buffer";
 import * as grpc from "@grpc/grpc-js";
 import root from "@opentelemetry/otlp-transformer/generated/root";
 
@@ -62,7 +63,9 @@ function collect(into: Received, kind: "metrics" | "traces", bytes: Uint8Array):
 }
 
 /** An OTLP/gRPC receiver on a loopback port. */
-export async function grpcReceiver(): Promise<Received & { port: number; close(): Promise<void> }> {
+export async function grpcReceiver(
+  port = 0,
+): Promise<Received & { port: number; close(): Promise<void> }> {
   const received: Received = { metrics: [], spans: [] };
   const server = new grpc.Server();
   const raw = {
@@ -70,7 +73,7 @@ export async function grpcReceiver(): Promise<Received & { port: number; close()
     responseStream: false,
     requestSerialize: (b: Uint8Array) => b,
     requestDeserialize: (b: Uint8Array) => b,
-    responseSerialize: () => new Uint8Array(0),
+    responseSerialize: () => Buffer.alloc(0),
     responseDeserialize: (b: Uint8Array) => b,
   };
   for (const kind of ["metrics", "traces"] as const) {
@@ -88,23 +91,23 @@ export async function grpcReceiver(): Promise<Received & { port: number; close()
       },
     );
   }
-  const port = await new Promise<number>((resolve, reject) =>
+  const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(
-      "127.0.0.1:0",
+      `127.0.0.1:${port}`,
       grpc.ServerCredentials.createInsecure(),
       (e, p) => e ? reject(e) : resolve(p),
     )
   );
   return Object.assign(received, {
-    port,
+    port: bound,
     close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
   });
 }
 
 /** An OTLP/HTTP protobuf receiver on a loopback port (`/v1/metrics`, `/v1/traces`). */
-export function httpReceiver(): Received & { port: number; close(): Promise<void> } {
+export function httpReceiver(port = 0): Received & { port: number; close(): Promise<void> } {
   const received: Received = { metrics: [], spans: [] };
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, async (req) => {
     const path = new URL(req.url).pathname;
     const kind = path === "/v1/metrics" ? "metrics" : path === "/v1/traces" ? "traces" : undefined;
     if (!kind || req.headers.get("content-type") !== "application/x-protobuf") {
