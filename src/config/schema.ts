@@ -172,7 +172,14 @@ export type ValidateResult =
   | { ok: true; config: Config }
   | { ok: false; problems: ConfigProblem[] };
 
-const TOP_KEYS = ["server", "log", "store", "otlp", "otlp_receiver", "probes"] as const;
+const TOP_KEYS = [
+  "server",
+  "log",
+  "store",
+  "otlp",
+  "otlp_receiver",
+  "probes",
+] as const satisfies readonly (keyof Config)[];
 const SERVER_KEYS = [
   "listen",
   "write_token",
@@ -181,7 +188,7 @@ const SERVER_KEYS = [
   "shutdown_timeout",
   "header_timeout",
   "request_timeout",
-];
+] as const satisfies readonly (keyof ServerConfig)[];
 const LOG_KEYS = [
   "dir",
   "file",
@@ -193,9 +200,19 @@ const LOG_KEYS = [
   "flush_interval",
   "max_age",
   "stderr",
-];
-const STORE_KEYS = ["url", "retention", "max_size", "blob_dir", "inline_limit"];
-const OTLP_KEYS = ["enable", "endpoint", "service_name"];
+] as const satisfies readonly (keyof LogConfig)[];
+const STORE_KEYS = [
+  "url",
+  "retention",
+  "max_size",
+  "blob_dir",
+  "inline_limit",
+] as const satisfies readonly (keyof StoreConfig)[];
+const OTLP_KEYS = [
+  "enable",
+  "endpoint",
+  "service_name",
+] as const satisfies readonly (keyof OtlpConfig)[];
 const OTLP_RECEIVER_KEYS = [
   "enable",
   "grpc_listen",
@@ -206,7 +223,7 @@ const OTLP_RECEIVER_KEYS = [
   "forward",
   "forward_headers",
   "expose_metrics",
-];
+] as const satisfies readonly (keyof OtlpReceiverConfig)[];
 const PROBE_KEYS = [
   "name",
   "type",
@@ -223,7 +240,7 @@ const PROBE_KEYS = [
   "password",
   "follow_redirects",
   "expect",
-];
+] as const satisfies readonly (keyof ProbeConfig)[];
 const EXPECT_KEYS = [
   "status",
   "body_contains",
@@ -233,7 +250,11 @@ const EXPECT_KEYS = [
   "cert_days_left",
   "banner",
   "first_event_within",
-];
+] as const satisfies readonly (keyof ProbeExpect)[];
+
+// Each list is the YAML surface of its section: every key must be a field of
+// the section's interface (a misspelt key fails to compile); fields a section
+// derives (such as otlp.protocol) are simply not listed.
 
 /** Which address key each probe type takes, and the URL schemes it accepts. */
 const ADDRESS: Record<ProbeType, { key: "url" | "target"; schemes?: string[] }> = {
