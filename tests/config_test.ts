@@ -60,7 +60,7 @@ const BAD_CONFIGS: { name: string; yaml: string; line: string; env?: Record<stri
   {
     name: "an unknown top-level key",
     yaml: "alarms: {}\n",
-    line: "alarms: unknown key (known: server, log, store, otlp, probes)",
+    line: "alarms: unknown key (known: server, log, store, otlp, otlp_receiver, probes)",
   },
   {
     name: "broken YAML",
