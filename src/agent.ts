@@ -24,6 +24,9 @@ import { ProbeMetrics } from "./probe/metrics.ts";
 import { createStore, type Store } from "./store/store.ts";
 import { ProbeHistory } from "./store/probe_history.ts";
 import { OtlpReceiver } from "./otlp/receiver.ts";
+import { Forwarder } from "./otlp/forward.ts";
+import { MetricRollups } from "./rollups/rollups.ts";
+import { dirname } from "node:path";
 
 /** The outcome of {@linkcode Agent.start}. */
 export type StartResult = { ok: true } | { ok: false; component: string; error: string };
@@ -54,6 +57,10 @@ export class Agent {
   readonly store: Store;
   /** The OTLP receiver (gRPC and HTTP, as a collector); its intake also serves the API's OTLP routes. */
   readonly otlpReceiver: OtlpReceiver;
+  /** Received platform metrics, by the minute. */
+  readonly rollups: MetricRollups;
+  /** The tee to `otlp_receiver.forward`, when set. */
+  readonly forwarder?: Forwarder;
   readonly log: LogComponent;
   readonly metrics: PlatformMetrics;
   readonly #components: Component[];
@@ -73,13 +80,31 @@ export class Agent {
     const probeMetrics = new ProbeMetrics(this.metrics, this.board, this.telemetry.tracer);
     this.store = createStore(this.#config.store, this.#logger);
     this.#observeStore();
+    this.rollups = new MetricRollups({
+      store: this.store,
+      logger: this.#logger,
+      maxSeries: this.#config.otlp_receiver.max_series,
+    });
+    const receiving = this.#config.otlp_receiver;
+    this.forwarder = receiving.enable && receiving.forward
+      ? new Forwarder({
+        upstream: receiving.forward,
+        headers: receiving.forward_headers,
+        dir: `${dirname(this.#config.store.blob_dir)}/forward`,
+        logger: this.#logger.child({ component: "forward" }),
+      })
+      : undefined;
+    const forwarder = this.forwarder;
     this.otlpReceiver = new OtlpReceiver({
       config: this.#config.otlp_receiver,
       server: () => this.#config.server,
       store: this.store,
+      sink: this.rollups,
+      tee: forwarder ? (signal, request) => forwarder.enqueue(signal, request) : undefined,
       logger: this.#logger,
     });
     this.#observeOtlp();
+    this.#observeRollupsAndForward();
     const history = new ProbeHistory({
       store: this.store,
       logger: this.#logger.child({ component: "history" }),
@@ -90,7 +115,11 @@ export class Agent {
       server: () => this.#config.server,
       board: this.board,
       readiness: () => this.readiness(),
-      scrape: () => this.telemetry.scrape(),
+      scrape: async () => {
+        const own = await this.telemetry.scrape();
+        return this.#config.otlp_receiver.expose_metrics ? this.rollups.exposition(own) : own;
+      },
+      metrics: this.rollups,
       store: this.store,
       log: () => ({ path: this.log.path, stats: this.log.stats() }),
       storeStats: () => this.store.stats(),
@@ -118,10 +147,14 @@ export class Agent {
       stop: () => this.#scheduler.stop(),
       reload: (config) => this.#scheduler.update(this.#probeConfigs(config)),
     };
+    // The rollups and the forwarder start before the receiver and stop after
+    // it, so the last requests it takes are flushed and queued.
     this.#components = [
       this.log,
       this.telemetry,
       this.store,
+      this.rollups,
+      ...(this.forwarder ? [this.forwarder] : []),
       this.otlpReceiver,
       history,
       this.#api,
@@ -294,6 +327,37 @@ export class Agent {
    * The OTLP receiver's counters as metrics: requests by signal, transport
    * and result; items received and rejected; whether each port listens.
    */
+  /** Received-metric series and dropped points; the forwarding queue and its outcomes. */
+  #observeRollupsAndForward(): void {
+    const meter = this.telemetry.meterProvider.getMeter("astron-watch");
+    const series = meter.createObservableGauge("astron_watch_rollup_series", {
+      description: "Received platform metric series held in memory (otlp_receiver.max_series).",
+    });
+    const points = meter.createObservableCounter("astron_watch_rollup_points", {
+      description: "Received metric points, by result (taken, dropped past the series limit).",
+    });
+    const queued = meter.createObservableGauge("astron_watch_otlp_forward_queued", {
+      description: "OTLP requests waiting in the forwarding queue.",
+    });
+    const forwarded = meter.createObservableCounter("astron_watch_otlp_forward_requests", {
+      description:
+        "OTLP requests teed upstream, by result (sent, dropped, refused, failed attempt).",
+    });
+    meter.addBatchObservableCallback((o) => {
+      const r = this.rollups.stats();
+      o.observe(series, r.series);
+      o.observe(points, r.points_taken, { result: "taken" });
+      o.observe(points, r.points_dropped, { result: "dropped" });
+      const f = this.forwarder?.stats();
+      if (!f) return;
+      o.observe(queued, f.queued);
+      o.observe(forwarded, f.sent, { result: "sent" });
+      o.observe(forwarded, f.dropped, { result: "dropped" });
+      o.observe(forwarded, f.refused, { result: "refused" });
+      o.observe(forwarded, f.failures, { result: "failed_attempt" });
+    }, [series, points, queued, forwarded]);
+  }
+
   #observeOtlp(): void {
     const meter = this.telemetry.meterProvider.getMeter("astron-watch");
     const requests = meter.createObservableCounter("astron_watch_otlp_requests", {

@@ -28,12 +28,7 @@ export type { NodeLogInit, WorkflowLogInit } from "./workflow/builders.ts";
 export { validateRecord } from "./workflow/record.ts";
 export type { NodeLog, Usage, ValidateRecordResult, WorkflowRecord } from "./workflow/record.ts";
 
-export {
-  defaultLabels,
-  INSTRUMENTS,
-  Meter,
-  PlatformMetrics,
-} from "./metrics/meter.ts";
+export { defaultLabels, INSTRUMENTS, Meter, PlatformMetrics } from "./metrics/meter.ts";
 export type {
   DefaultLabels,
   MeterOptions,

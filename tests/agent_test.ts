@@ -27,7 +27,7 @@ Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, 
     const lines = table.split("\n");
     assert.match(
       lines[0],
-      /^astron-watch \d+\.\d+\.\d+ {2}up \d+s {2}log ok {2}telemetry ok {2}store ok {2}history ok {2}api ok {2}probes ok$/,
+      /^astron-watch \d+\.\d+\.\d+ {2}up \d+s {2}log ok {2}telemetry ok {2}store ok {2}rollups ok {2}otlp_receiver ok {2}history ok {2}api ok {2}probes ok$/,
     );
     assert.match(
       lines[1],
@@ -51,6 +51,8 @@ Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, 
       "log",
       "telemetry",
       "store",
+      "rollups",
+      "otlp_receiver",
       "history",
       "api",
       "probes",

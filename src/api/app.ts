@@ -20,6 +20,12 @@ import { statusRoutes } from "./routes/status.ts";
 import { probeRoutes } from "./routes/probes.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { traceRoutes } from "./routes/traces.ts";
+import { otlpRoutes } from "./routes/otlp.ts";
+import { grpcElsewhere } from "./middleware/grpc.ts";
+import { OtlpIntake } from "../otlp/intake.ts";
+import type { OtlpReceiverStats } from "../otlp/receiver.ts";
+import { serviceRoutes } from "./routes/services.ts";
+import type { MetricsReader } from "../rollups/read.ts";
 import {
   type Store,
   StoreFullError,
@@ -45,8 +51,16 @@ export interface ApiDeps {
   log?: () => { path: string; stats?: RotatingFileSinkStats };
   /** The store's counters, for `/status`. */
   storeStats?: () => StoreStats;
+  /** The platform's metric rollups; without them `/api/v1/services` and `/api/v1/metrics/query` are not mounted. */
+  metrics?: MetricsReader;
   /** The trace store; without it the trace routes are not mounted. */
   store?: Store;
+  /** Where OTLP/HTTP on this port goes (counted as transport `api`); default: one over `store`. */
+  otlpIntake?: OtlpIntake;
+  /** What a gRPC call sent to this port is told (where the OTLP/gRPC port is). */
+  grpcHint?: () => string;
+  /** The OTLP receiver's state and counters, for `/status`. */
+  otlpStats?: () => OtlpReceiverStats;
   /** The Prometheus exposition of the agent's metrics. */
   scrape: () => Promise<string>;
   logger: Logger;
@@ -75,6 +89,7 @@ export function errorResponse(status: number, message: string, headers?: Headers
 /** Build the API app. */
 export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
+  app.use(grpcElsewhere(deps.grpcHint ?? (() => "this port does not serve gRPC")));
   app.use(access({
     tokens: () => ({ read: deps.server().read_token, write: deps.server().write_token }),
     open: ["/healthz", "/readyz"],
@@ -101,13 +116,25 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   app.route("/", statusRoutes(deps));
   app.route("/", probeRoutes(deps));
   app.route("/", metricsRoutes(deps));
+  const intake = deps.otlpIntake ?? new OtlpIntake({ store: deps.store });
   if (deps.store) {
     app.route(
       "/",
-      traceRoutes({ store: deps.store, maxDecodedBody: () => deps.server().max_body }),
+      traceRoutes({ store: deps.store, maxDecodedBody: () => deps.server().max_body, intake }),
     );
   }
+  app.route(
+    "/",
+    otlpRoutes({
+      intake,
+      transport: "api",
+      maxBody: () => deps.server().max_body,
+      maxBodyName: "server.max_body",
+      signals: ["metrics", "logs"],
+    }),
+  );
 
+  if (deps.metrics) app.route("/", serviceRoutes({ metrics: deps.metrics }));
   app.notFound((c) => errorResponse(404, `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {
     if (err instanceof HTTPException) {

@@ -60,6 +60,16 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./traces.ts")).tracesCommand,
   },
   {
+    name: "services",
+    summary: "platform services heard from over OTLP: requests, errors, latency",
+    load: async () => (await import("./services.ts")).servicesCommand,
+  },
+  {
+    name: "metrics",
+    summary: "query platform metrics received over OTLP",
+    load: async () => (await import("./metrics.ts")).metricsCommand,
+  },
+  {
     name: "logs",
     summary: "pipe stdin lines into a rotating log file",
     load: async () => (await import("./logs.ts")).logsCommand,

@@ -428,6 +428,16 @@ function readOtlpReceiver(r: ConfigReader, value: unknown, api: HostPort): OtlpR
       r.fail("otlp_receiver.forward", `${show(forward)} is this receiver's own address (a loop)`);
     }
   }
+  const maxMessage = r.size(
+    o.max_message,
+    "otlp_receiver.max_message",
+    OTLP_RECEIVER_DEFAULTS.maxMessage,
+    1024,
+  );
+  // grpc-js takes a signed 32-bit length; a request this large is held in memory whole.
+  if (maxMessage > 1024 ** 3) {
+    r.fail("otlp_receiver.max_message", `${show(o.max_message)} is too large (at most 1GiB)`);
+  }
   const headers = readHeaders(r, o.forward_headers, "otlp_receiver.forward_headers");
   if (!forward && Object.keys(headers).length) {
     r.fail("otlp_receiver.forward_headers", "is set but otlp_receiver.forward is not");
@@ -437,12 +447,7 @@ function readOtlpReceiver(r: ConfigReader, value: unknown, api: HostPort): OtlpR
     grpc_listen: grpc,
     http_listen: http,
     allow_from: allow,
-    max_message: r.size(
-      o.max_message,
-      "otlp_receiver.max_message",
-      OTLP_RECEIVER_DEFAULTS.maxMessage,
-      1024,
-    ),
+    max_message: maxMessage,
     max_series: r.integer(
       o.max_series,
       "otlp_receiver.max_series",

@@ -52,6 +52,17 @@ otlp:                  # the OTLP_* environment variables win over this section
   endpoint: 127.0.0.1:4317
   service_name: astron-watch
 
+otlp_receiver:         # the platform's services export here, as to a collector
+  enable: true         # a port already taken (a collector running) is a warning, not a stop
+  grpc_listen: 127.0.0.1:4317
+  http_listen: 127.0.0.1:4318
+  allow_from: []       # besides loopback, e.g. [172.16.0.0/12] for the compose network;
+                       # anyone else needs Authorization: Bearer <server.write_token>
+  max_message: 4MiB
+  max_series: 50000
+  # forward: otel-collector:4317   # also pass everything on (host:port gRPC, or an http(s):// URL)
+  expose_metrics: false
+
 probes:
   - name: astron-watch
     type: http

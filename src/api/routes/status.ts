@@ -11,6 +11,9 @@ import type { ApiEnv } from "../env.ts";
 import type { Readiness } from "./health.ts";
 import type { RotatingFileSinkStats } from "../../log/rotating_file_sink.ts";
 import type { StoreStats } from "../../store/store.ts";
+import type { OtlpReceiverStats } from "../../otlp/receiver.ts";
+import type { MetricsReader, ServicesResult } from "../../rollups/read.ts";
+import { errorMessage } from "../../errors.ts";
 import { textTable } from "../../text_table.ts";
 
 /** What `/status` reads. */
@@ -25,7 +28,14 @@ export interface StatusDeps {
   schedulerLag?: () => { p50: number | null; p99: number | null; max: number | null; runs: number };
   /** The trace store's counters. */
   storeStats?: () => StoreStats;
+  /** The OTLP receiver's listeners and counters. */
+  otlpStats?: () => OtlpReceiverStats;
+  /** The platform's metric rollups: a services section over the last 5 minutes. */
+  metrics?: Pick<MetricsReader, "services" | "now">;
 }
+
+/** The services section's window. */
+const SERVICES_WINDOW = 300_000;
 
 /** True when the request asks for JSON (`?format=json` or an `Accept` naming JSON before text). */
 export function wantsJson(format: string | undefined, accept: string | undefined): boolean {
@@ -36,10 +46,14 @@ export function wantsJson(format: string | undefined, accept: string | undefined
 /** The status routes. */
 export function statusRoutes(deps: StatusDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
-  app.get("/status", (c) => {
+  app.get("/status", async (c) => {
     const now = Date.now();
     const probes = deps.board.list(now);
     const components = deps.readiness();
+    const otlp = deps.otlpStats?.();
+    const until = deps.metrics?.now?.() ?? now;
+    const services = await deps.metrics?.services({ window: SERVICES_WINDOW, until })
+      .catch((err) => errorMessage(err));
     if (wantsJson(c.req.query("format"), c.req.header("Accept"))) {
       return c.json({
         version: deps.version,
@@ -49,11 +63,15 @@ export function statusRoutes(deps: StatusDeps): Hono<ApiEnv> {
         scheduler: { lag_ms: deps.schedulerLag?.() },
         log: deps.log?.(),
         store: deps.storeStats?.(),
+        otlp_receiver: otlp,
         probes,
+        services: typeof services === "string" ? { error: services } : services?.services,
       });
     }
     return c.text(
-      renderStatus(deps, probes, components, now, deps.log?.(), deps.storeStats?.()),
+      renderStatus(deps, probes, components, now, deps.log?.(), deps.storeStats?.()) +
+        (otlp ? `\n${renderOtlp(otlp)}\n` : "") +
+        (services === undefined ? "" : renderServices(services)),
     );
   });
   return app;
@@ -98,6 +116,52 @@ export function renderStatus(
       `rejected ${store.records.rejected} refused ${store.records.refused}`
     : "";
   return `${head}${logLine}${storeLine}\n\n${probes.length ? table : "no probes configured\n"}`;
+}
+
+/**
+ * The OTLP receiver's line of `/status`, under the probe table: where it
+ * listens (or why not), and what it has received, rejected and refused:
+ * `otlp receiver: grpc 127.0.0.1:4317 http 127.0.0.1:4318, received spans 12 points 340 log records 5, rejected 0, requests refused 0`.
+ */
+export function renderOtlp(s: OtlpReceiverStats): string {
+  const where = (name: string, l: OtlpReceiverStats["grpc"]) =>
+    l.addr ? `${name} ${l.addr}` : `${name} ${l.listen} NOT LISTENING (${l.error ?? "stopped"})`;
+  const listeners = s.enabled
+    ? `${where("grpc", s.grpc)} ${where("http", s.http)}`
+    : "off (otlp_receiver.enable; OTLP/HTTP on this port still taken)";
+  const by = { traces: 0, metrics: 0, logs: 0 };
+  let rejected = 0;
+  let refused = 0;
+  for (const c of s.counts) {
+    by[c.signal] += c.received;
+    rejected += c.rejected;
+    for (const [result, n] of Object.entries(c.requests)) {
+      if (result !== "ok" && result !== "partial") refused += n ?? 0;
+    }
+  }
+  return `otlp receiver: ${listeners}, received spans ${by.traces} points ${by.metrics}` +
+    `${s.metrics_kept ? "" : " (counted, not kept)"} log records ${by.logs}, ` +
+    `rejected ${rejected}, requests refused ${refused}`;
+}
+
+/**
+ * The services section of `/status`: one line per platform service heard
+ * from, over the last 5 minutes (or why the rollups cannot be read).
+ */
+export function renderServices(services: ServicesResult | string): string {
+  if (typeof services === "string") return `\nservices: cannot be read (${oneLine(services)})\n`;
+  if (!services.services.length) return "\nno platform services heard from (otlp_receiver)\n";
+  const rows = services.services.map((s) => [
+    s.service,
+    s.requests_per_min.toFixed(1),
+    s.error_ratio === null ? "-" : `${(s.error_ratio * 100).toFixed(1)}%`,
+    ms(s.latency_ms?.p50 ?? null),
+    ms(s.latency_ms?.p90 ?? null),
+    ms(s.latency_ms?.p99 ?? null),
+    s.concurrency === null ? "-" : String(s.concurrency),
+  ]);
+  return `\nplatform services, last ${Math.round(SERVICES_WINDOW / 60_000)}m:\n` +
+    textTable(["SERVICE", "REQ/MIN", "ERRORS", "P50", "P90", "P99", "CONC"], rows);
 }
 
 function ms(v: number | null): string {

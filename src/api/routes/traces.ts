@@ -1,7 +1,7 @@
 /**
  * The trace routes (SPEC §6): workflow records in (`POST /api/v1/traces`:
- * one record, an array, or NDJSON), OTLP/HTTP spans in (`POST /v1/traces`:
- * protobuf or JSON, optionally gzip), and the queries out (`GET
+ * one record, an array, or NDJSON), OTLP/HTTP spans in (`POST /v1/traces`,
+ * served by the OTLP routes of `otlp.ts`), and the queries out (`GET
  * /api/v1/traces`, `/api/v1/traces/{sid}`, `/api/v1/stats/usage`,
  * `/api/v1/blobs/{sha256}`).
  *
@@ -14,6 +14,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ApiEnv } from "../env.ts";
+import { bad, bodyBytes, bodyText, jsonError } from "../body.ts";
 import {
   type IngestResult,
   type Store,
@@ -24,13 +25,8 @@ import { NODE_PAGE } from "../../store/query.ts";
 import { parseListQuery, parseUsageQuery } from "../../store/filters.ts";
 import { SID_PATTERN } from "../../workflow/record.ts";
 import { isBlobHash } from "../../store/blobs.ts";
-import {
-  decodeJson,
-  decodeProtobuf,
-  encodeProtobufResponse,
-  jsonResponse,
-  OtlpError,
-} from "../../otlp/traces.ts";
+import { OtlpIntake } from "../../otlp/intake.ts";
+import { otlpRoutes } from "./otlp.ts";
 
 /** What the trace routes need. */
 export interface TraceRoutesDeps {
@@ -39,82 +35,8 @@ export interface TraceRoutesDeps {
   maxDecodedBody: () => number;
   /** Most records one request may carry (default 10,000). */
   maxRecords?: number;
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-function bad(message: string): HTTPException {
-  return new HTTPException(400, { message });
-}
-
-/** Compressed bytes handed to the inflater at a time: deflate expands at most ~1032x. */
-const INFLATE_STEP = 16 * 1024;
-
-/**
- * The request body as bytes, gunzipped when `Content-Encoding: gzip`. The
- * limit holds for the inflated bytes: the body is inflated a small slice at
- * a time and abandoned (413) as soon as the output passes `limit`, so a gzip
- * bomb costs at most `limit` plus one slice's output.
- */
-async function bodyBytes(req: Request, limit: number): Promise<Uint8Array> {
-  const raw = new Uint8Array(await req.arrayBuffer());
-  const encoding = (req.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
-  if (encoding === "identity" || encoding === "") return raw;
-  if (encoding !== "gzip") {
-    throw new HTTPException(415, {
-      message: `Content-Encoding: ${encoding} is not supported (gzip is)`,
-    });
-  }
-  const inflater = new DecompressionStream("gzip");
-  const writer = inflater.writable.getWriter();
-  const reader = inflater.readable.getReader();
-  const feed = (async () => {
-    for (let off = 0; off < raw.length; off += INFLATE_STEP) {
-      await writer.write(raw.subarray(off, off + INFLATE_STEP));
-    }
-    await writer.close();
-  })();
-  feed.catch(() => {}); // its failure surfaces on the reader
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.length;
-      if (total > limit) {
-        throw new HTTPException(413, {
-          message: `request body over ${limit} bytes after gzip decoding (server.max_body)`,
-        });
-      }
-      parts.push(value);
-    }
-    await feed;
-  } catch (err) {
-    await reader.cancel().catch(() => {});
-    await writer.abort().catch(() => {});
-    if (err instanceof HTTPException) throw err;
-    throw bad("body: not valid gzip");
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-function bodyText(bytes: Uint8Array): string {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw bad("body: not valid UTF-8");
-  }
-}
-
-function jsonError(err: unknown): string {
-  return (err as Error).message.replace(/^JSON\.parse: /, "").slice(0, 200);
+  /** Where `POST /v1/traces` hands its spans (counted); default: one straight to `store`. */
+  intake?: OtlpIntake;
 }
 
 /** Workflow records from a body: one object, an array, or NDJSON (one per line). */
@@ -238,43 +160,16 @@ export function traceRoutes(deps: TraceRoutesDeps): Hono<ApiEnv> {
     return c.json(result, 202);
   });
 
-  app.post("/v1/traces", async (c) => {
-    const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
-    const isProto = type === "application/x-protobuf" || type === "application/protobuf";
-    if (!isProto && type !== "application/json") {
-      throw new HTTPException(415, {
-        message: `Content-Type ${
-          JSON.stringify(type)
-        }: OTLP/HTTP takes application/x-protobuf or application/json`,
-      });
-    }
-    const bytes = await bodyBytes(c.req.raw, deps.maxDecodedBody());
-    let decoded;
-    try {
-      if (isProto) {
-        decoded = decodeProtobuf(bytes);
-      } else {
-        let value: unknown;
-        try {
-          value = JSON.parse(bodyText(bytes));
-        } catch (err) {
-          if (err instanceof HTTPException) throw err;
-          throw bad(`body: invalid JSON (${jsonError(err)})`);
-        }
-        decoded = decodeJson(value);
-      }
-    } catch (err) {
-      if (err instanceof OtlpError) throw bad(err.message);
-      throw err;
-    }
-    await store.ingestSpans(decoded.spans).catch(unavailable);
-    if (isProto) {
-      return c.body(encodeProtobufResponse(decoded.rejected, decoded.error), 200, {
-        "Content-Type": "application/x-protobuf",
-      });
-    }
-    return c.json(jsonResponse(decoded.rejected, decoded.error), 200);
-  });
+  app.route(
+    "/",
+    otlpRoutes({
+      intake: deps.intake ?? new OtlpIntake({ store }),
+      transport: "api",
+      maxBody: deps.maxDecodedBody,
+      maxBodyName: "server.max_body",
+      signals: ["traces"],
+    }),
+  );
 
   app.get("/api/v1/traces", async (c) => {
     const parsed = parseListQuery(c.req.query(), Date.now());

@@ -1,0 +1,187 @@
+/**
+ * OTLP/gRPC: the three collector services (`TraceService`,
+ * `MetricsService`, `LogsService`, method `Export`, unary) on
+ * `@grpc/grpc-js`'s insecure HTTP/2 server, as a thin handler over the
+ * {@linkcode OtlpIntake}. gzip-compressed messages are inflated by grpc-js,
+ * which holds the inflated size to `max_message` too. Answers:
+ *
+ * | status               | when                                                      |
+ * | -------------------- | --------------------------------------------------------- |
+ * | OK                   | taken; partial success names refused items                |
+ * | UNAUTHENTICATED      | not loopback, not in `allow_from`, no or a wrong token    |
+ * | INVALID_ARGUMENT     | not a readable export request                             |
+ * | RESOURCE_EXHAUSTED   | over `otlp_receiver.max_message` (grpc-js)                |
+ * | UNAVAILABLE          | the store cannot take data now (the client retries)      |
+ * | UNIMPLEMENTED        | another service or method (grpc-js)                       |
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import * as grpc from "@grpc/grpc-js";
+import type { HostPort } from "../config/reader.ts";
+import { formatHostPort } from "../config/reader.ts";
+import type { Logger } from "../log/logger.ts";
+import { errorMessage } from "../errors.ts";
+import type { OtlpIntake } from "./intake.ts";
+import type { OtlpAccess } from "./access.ts";
+import { CODECS, type Decoded, type Signal, SIGNALS } from "./signals.ts";
+import { OtlpError } from "./values.ts";
+import { GrpcStatus } from "./rpc_status.ts";
+import { StoreFullError, StoreUnavailableError } from "../store/store.ts";
+
+/** Options for {@linkcode serveGrpc}. */
+export interface GrpcReceiverOptions {
+  listen: HostPort;
+  /** Largest message, as sent and inflated, in bytes. */
+  maxMessage: number;
+  intake: OtlpIntake;
+  access: OtlpAccess;
+  logger: Logger;
+}
+
+/** A running OTLP/gRPC server. */
+export interface GrpcReceiver {
+  readonly addr: HostPort;
+  /** Stop taking calls; wait up to `graceMs` for those in flight, then cut them. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+/** Most concurrent calls on one connection. */
+const MAX_STREAMS = 100;
+
+const BY_PATH = new Map<string, Signal>(SIGNALS.map((s) => [CODECS[s].grpcPath, s]));
+
+/** The client's address from grpc-js's `getPeer()` (`10.0.0.7:51234`, `::1:51234`). */
+export function peerAddress(peer: string): string | undefined {
+  const m = /^(.*):\d+$/.exec(peer);
+  const host = (m ? m[1] : peer).replace(/^\[(.*)\]$/, "$1");
+  return host && host !== "unknown" ? host : undefined;
+}
+
+const bytes = (b: Uint8Array) => b;
+
+/** A service definition with raw bytes in and out: the handler decodes and encodes itself. */
+function definition(signal: Signal): grpc.ServiceDefinition {
+  return {
+    Export: {
+      path: CODECS[signal].grpcPath,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (b: Uint8Array) => Buffer.from(b),
+      requestDeserialize: bytes,
+      responseSerialize: (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+      responseDeserialize: bytes,
+    },
+  } as unknown as grpc.ServiceDefinition;
+}
+
+type Callback = (err: grpc.ServerErrorResponse | null, value?: Uint8Array) => void;
+
+function handler(signal: Signal, options: GrpcReceiverOptions) {
+  const { intake, access, logger } = options;
+  const codec = CODECS[signal];
+  const fail = (callback: Callback, code: number, details: string) =>
+    callback({ name: "OtlpError", message: details, code, details } as grpc.ServerErrorResponse);
+  return (call: grpc.ServerUnaryCall<Uint8Array, Uint8Array>, callback: Callback) => {
+    const auth = call.metadata.get("authorization")[0];
+    const decision = access.check(peerAddress(call.getPeer()), auth?.toString());
+    if (!decision.ok) {
+      intake.refuse(signal, "grpc", "unauthenticated");
+      return fail(callback, GrpcStatus.UNAUTHENTICATED, decision.message);
+    }
+    let decoded: Decoded;
+    try {
+      decoded = codec.decodeProtobuf(call.request, intake.now());
+    } catch (err) {
+      if (!(err instanceof OtlpError)) throw err;
+      intake.refuse(signal, "grpc", "invalid");
+      return fail(callback, GrpcStatus.INVALID_ARGUMENT, err.message);
+    }
+    intake.take(decoded, "grpc", call.request).then(
+      ({ rejected, error }) => callback(null, codec.protobufAnswer(rejected, error)),
+      (err) => {
+        if (err instanceof StoreUnavailableError || err instanceof StoreFullError) {
+          return fail(callback, GrpcStatus.UNAVAILABLE, err.message);
+        }
+        logger.error("otlp export failed", { signal, err: errorMessage(err) });
+        fail(callback, GrpcStatus.INTERNAL, "internal error");
+      },
+    );
+  };
+}
+
+/**
+ * Counts the refusals grpc-js answers itself, before a handler runs: a
+ * message over the limit (RESOURCE_EXHAUSTED) and one that does not inflate
+ * (INTERNAL). grpc-js sends those from its innermost call object, past any
+ * interceptor's responder, so this interceptor (the only one, hence given
+ * that object) watches that object's `sendStatus` instead.
+ */
+function counting(intake: OtlpIntake): grpc.ServerInterceptor {
+  // The type asks for a wrapper; the server needs only the call's interface.
+  return (method, call) =>
+    watch(intake, BY_PATH.get(method.path), call) as grpc.ServerInterceptingCall;
+}
+
+function watch(
+  intake: OtlpIntake,
+  signal: Signal | undefined,
+  call: grpc.ServerInterceptingCallInterface,
+): grpc.ServerInterceptingCallInterface {
+  if (!signal) return call;
+  const send = call.sendStatus.bind(call);
+  call.sendStatus = (status) => {
+    if (status.code === GrpcStatus.RESOURCE_EXHAUSTED) {
+      intake.refuse(signal, "grpc", "too_large");
+    } else if (status.code === GrpcStatus.INTERNAL && /decompress/i.test(status.details ?? "")) {
+      intake.refuse(signal, "grpc", "invalid");
+    }
+    send(status);
+  };
+  return call;
+}
+
+/**
+ * Serve OTLP/gRPC on `options.listen`.
+ *
+ * @throws {Error} (rejects) when the address cannot be bound; `code` is
+ *   `EADDRINUSE` when another process (a collector) holds it.
+ */
+export async function serveGrpc(options: GrpcReceiverOptions): Promise<GrpcReceiver> {
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": options.maxMessage,
+    "grpc.max_concurrent_streams": MAX_STREAMS,
+    interceptors: [counting(options.intake)],
+  });
+  for (const signal of SIGNALS) {
+    server.addService(definition(signal), { Export: handler(signal, options) });
+  }
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(
+      formatHostPort(options.listen),
+      grpc.ServerCredentials.createInsecure(),
+      (err, port) => {
+        if (!err) return resolve(port);
+        const inUse = /EADDRINUSE|address already in use/i.test(err.message);
+        reject(Object.assign(new Error(inUse ? "address already in use" : err.message), {
+          code: inUse ? "EADDRINUSE" : undefined,
+        }));
+      },
+    )
+  );
+  return {
+    addr: { host: options.listen.host, port },
+    shutdown: (graceMs) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}
