@@ -264,7 +264,7 @@ Deno.test("hostile OTLP input gets its status, nothing is stored and the agent s
         const all = await grpcCall(a.grpcPort, PATHS.metrics, series(100_000));
         assert.equal(all.code, grpc.status.RESOURCE_EXHAUSTED);
         // One after another: sent at once, right after a refused oversized
-        // message, they can abort Deno 2.9.6 itself (otlp_grpc_crash_test.ts).
+        // message, they can abort Deno 2.9.6 itself (bench/repro_deno_h2_crash.ts).
         for (let i = 0; i < 20; i++) {
           const r = await grpcCall(a.grpcPort, PATHS.metrics, series(5000, i * 5000));
           assert.equal(r.code, 0, r.details);
