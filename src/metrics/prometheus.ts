@@ -132,7 +132,8 @@ function familyName(metric: Metric): string | undefined {
   return type === "counter" && !name.endsWith("_total") ? name + "_total" : name;
 }
 
-function sanitizeName(name: string): string {
+/** Part of the text exposition format (shared with the rollups' exposition). */
+export function sanitizeName(name: string): string {
   const s = name.replace(/[^a-zA-Z0-9_:]/g, "_");
   return /^[0-9]/.test(s) ? `_${s}` : s;
 }
@@ -147,20 +148,24 @@ function renderLabels(labels: Record<string, unknown>, extra?: [string, string])
   return parts.length ? `{${parts.join(",")}}` : "";
 }
 
-function sanitizeLabel(name: string): string {
+/** Part of the text exposition format (shared with the rollups' exposition). */
+export function sanitizeLabel(name: string): string {
   const s = name.replace(/[^a-zA-Z0-9_]/g, "_");
   return /^[0-9]/.test(s) ? `_${s}` : s;
 }
 
-function escapeValue(v: string): string {
+/** Part of the text exposition format (shared with the rollups' exposition). */
+export function escapeValue(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
-function escapeHelp(v: string): string {
+/** Part of the text exposition format (shared with the rollups' exposition). */
+export function escapeHelp(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
 }
 
-function num(v: number): string {
+/** A sample value as the text format writes it (`NaN`, `+Inf`, `-Inf`). */
+export function num(v: number): string {
   if (Number.isNaN(v)) return "NaN";
   if (v === Infinity) return "+Inf";
   if (v === -Infinity) return "-Inf";

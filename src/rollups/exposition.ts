@@ -16,6 +16,13 @@
  */
 
 import type { Series } from "./series.ts";
+import {
+  escapeHelp,
+  escapeValue,
+  num,
+  sanitizeLabel,
+  sanitizeName,
+} from "../metrics/prometheus.ts";
 
 type FamilyType = "counter" | "gauge" | "histogram";
 
@@ -24,31 +31,6 @@ interface Family {
   type: FamilyType;
   help: string;
   lines: string[];
-}
-
-function sanitizeName(name: string): string {
-  const s = name.replace(/[^a-zA-Z0-9_:]/g, "_");
-  return /^[0-9]/.test(s) ? `_${s}` : s;
-}
-
-function sanitizeLabel(name: string): string {
-  const s = name.replace(/[^a-zA-Z0-9_]/g, "_");
-  return /^[0-9]/.test(s) ? `_${s}` : s;
-}
-
-function escapeValue(v: string): string {
-  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-}
-
-function escapeHelp(v: string): string {
-  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
-}
-
-function num(v: number): string {
-  if (Number.isNaN(v)) return "NaN";
-  if (v === Infinity) return "+Inf";
-  if (v === -Infinity) return "-Inf";
-  return String(v);
 }
 
 /** The exposition name of a series' family. */

@@ -6,7 +6,14 @@
  */
 
 import { parseDuration } from "../config/units.ts";
-import { type FilterResult, parseTime } from "../store/filters.ts";
+import {
+  checkParams,
+  type FilterResult,
+  ParamError,
+  show,
+  timeParam,
+  withParams,
+} from "../query_params.ts";
 
 /** The services summary's window. */
 export interface ServicesQuery {
@@ -50,49 +57,17 @@ export const MAX_RANGE = 400 * 86_400_000;
 /** Most steps a query may have (as Prometheus' 11,000 points per series). */
 export const MAX_STEPS = 11_000;
 
-class Bad extends Error {}
-
-const show = (v: string) => JSON.stringify(v.length > 60 ? v.slice(0, 60) + "..." : v);
-
-function wrap<T>(fn: () => T): FilterResult<T> {
-  try {
-    return { ok: true, value: fn() };
-  } catch (err) {
-    if (err instanceof Bad) return { ok: false, error: err.message };
-    throw err;
-  }
-}
-
-function check(params: Record<string, string | undefined>, known: readonly string[]): void {
-  for (const k of Object.keys(params)) {
-    if (!known.includes(k)) {
-      throw new Bad(`unknown parameter ${show(k)} (known: ${known.join(", ")})`);
-    }
-  }
-}
-
 function duration(text: string, key: string, min: number, max: number): number {
   const ms = parseDuration(text);
   if (ms === undefined || !/[a-z]$/i.test(text.trim())) {
-    throw new Bad(`${key}: ${show(text)} is not a duration like "5m" or "1h"`);
+    throw new ParamError(`${key}: ${show(text)} is not a duration like "5m" or "1h"`);
   }
   if (ms < min || ms > max) {
-    throw new Bad(`${key}: ${show(text)} is outside ${min / 60_000}m to ${max / 86_400_000}d`);
-  }
-  return ms;
-}
-
-function time(text: string | undefined, key: string, now: number): number | undefined {
-  if (text === undefined || text === "") return undefined;
-  const t = parseTime(text, now);
-  if (t === undefined) {
-    throw new Bad(
-      `${key}: ${
-        show(text)
-      } is not a time (epoch ms, 2026-01-31, 2026-01-31T08:00:00Z, or "1h" ago)`,
+    throw new ParamError(
+      `${key}: ${show(text)} is outside ${min / 60_000}m to ${max / 86_400_000}d`,
     );
   }
-  return t;
+  return ms;
 }
 
 /**
@@ -107,8 +82,8 @@ export function parseServicesQuery(
   params: Record<string, string | undefined>,
   now: number,
 ): FilterResult<ServicesQuery> {
-  return wrap(() => {
-    check(params, SERVICES_PARAMS);
+  return withParams(() => {
+    checkParams(params, SERVICES_PARAMS);
     const w = params.window;
     const window = w === undefined || w === "" ? 300_000 : duration(w, "window", 60_000, MAX_RANGE);
     return { window, until: now };
@@ -128,43 +103,45 @@ export function parseMetricQuery(
   params: Record<string, string | undefined>,
   now: number,
 ): FilterResult<MetricQuery> {
-  return wrap(() => {
-    check(params, METRIC_QUERY_PARAMS);
+  return withParams(() => {
+    checkParams(params, METRIC_QUERY_PARAMS);
     const name = params.name ?? "";
-    if (!name) throw new Bad("name: required (a metric name like server_request_total)");
-    if (!NAME_RE.test(name)) throw new Bad(`name: ${show(name)} is not a metric name`);
+    if (!name) throw new ParamError("name: required (a metric name like server_request_total)");
+    if (!NAME_RE.test(name)) throw new ParamError(`name: ${show(name)} is not a metric name`);
     const by = (params.by ?? "").split(",").map((l) => l.trim()).filter((l) => l !== "");
-    for (const l of by) if (!LABEL_RE.test(l)) throw new Bad(`by: ${show(l)} is not a label name`);
-    if (new Set(by).size !== by.length) throw new Bad("by: a label is named twice");
-    if (by.length > 10) throw new Bad("by: at most 10 labels");
-    const until = time(params.until, "until", now) ?? now;
-    const since = time(params.since, "since", now) ?? until - 3_600_000;
-    if (since >= until) throw new Bad("since: not before until");
-    if (until - since > MAX_RANGE) throw new Bad("since: the range is longer than 400d");
+    for (const l of by) {
+      if (!LABEL_RE.test(l)) throw new ParamError(`by: ${show(l)} is not a label name`);
+    }
+    if (new Set(by).size !== by.length) throw new ParamError("by: a label is named twice");
+    if (by.length > 10) throw new ParamError("by: at most 10 labels");
+    const until = timeParam(params.until, "until", now) ?? now;
+    const since = timeParam(params.since, "since", now) ?? until - 3_600_000;
+    if (since >= until) throw new ParamError("since: not before until");
+    if (until - since > MAX_RANGE) throw new ParamError("since: the range is longer than 400d");
     let step: number;
     if (params.step === undefined || params.step === "") {
       step = Math.max(1, Math.ceil((until - since) / 1440 / 60_000)) * 60_000;
     } else {
       step = duration(params.step, "step", 60_000, MAX_RANGE);
       if (step % 60_000) {
-        throw new Bad(`step: ${show(params.step)} is not a whole number of minutes`);
+        throw new ParamError(`step: ${show(params.step)} is not a whole number of minutes`);
       }
     }
     if ((until - since) / step > MAX_STEPS) {
-      throw new Bad(`step: ${show(params.step ?? "")} makes more than ${MAX_STEPS} steps`);
+      throw new ParamError(`step: ${show(params.step ?? "")} makes more than ${MAX_STEPS} steps`);
     }
     let q = 0.99;
     if (params.q !== undefined && params.q !== "") {
       q = Number(params.q);
       if (!/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(params.q.trim()) || !(q >= 0 && q <= 1)) {
-        throw new Bad(`q: ${show(params.q)} is not a number from 0 to 1`);
+        throw new ParamError(`q: ${show(params.q)} is not a number from 0 to 1`);
       }
     }
     const service = params.service === undefined || params.service === ""
       ? undefined
       : params.service;
     if (service !== undefined && service.length > 256) {
-      throw new Bad("service: over 256 characters");
+      throw new ParamError("service: over 256 characters");
     }
     return { name, by, since, until, step, q, service };
   });

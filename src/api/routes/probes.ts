@@ -10,7 +10,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ProbeBoard } from "../../probe/board.ts";
 import type { Store } from "../../store/store.ts";
-import { parseTime } from "../../store/filters.ts";
+import { parseTime } from "../../query_params.ts";
 import type { ApiEnv } from "../env.ts";
 
 function bad(message: string): HTTPException {
