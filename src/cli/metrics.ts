@@ -10,7 +10,8 @@
 import { parseMetricQuery } from "../rollups/params.ts";
 import { type MetricQueryResult, RollupQueryError, StoredMetricsReader } from "../rollups/read.ts";
 import { type Command, EXIT, out, parseFlags, UsageError } from "./command.ts";
-import { msText, openStoreForReading } from "./services.ts";
+import { msText } from "./services.ts";
+import { openStoreForReading } from "./open_store.ts";
 import { textTable } from "../text_table.ts";
 
 const USAGE = `usage: astron-watch metrics query --name NAME [--by L1,L2] [--since T] [--until T]

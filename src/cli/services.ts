@@ -7,10 +7,6 @@
  * @module
  */
 
-import { loadConfig } from "../config/load.ts";
-import { formatProblem } from "../config/reader.ts";
-import { Logger } from "../log/logger.ts";
-import { createStore, type Store } from "../store/store.ts";
 import { parseServicesQuery } from "../rollups/params.ts";
 import {
   type LatencyStats,
@@ -18,8 +14,9 @@ import {
   type ServiceStats,
   StoredMetricsReader,
 } from "../rollups/read.ts";
-import { type Command, err, EXIT, out, parseFlags, UsageError } from "./command.ts";
+import { type Command, EXIT, out, parseFlags, UsageError } from "./command.ts";
 import { textTable } from "../text_table.ts";
+import { openStoreForReading } from "./open_store.ts";
 
 const USAGE = `usage: astron-watch services [--window 5m] [--json]
 
@@ -44,40 +41,6 @@ const FLAGS = {
   json: { type: "boolean" },
   window: { type: "string" },
 } as const;
-
-/**
- * Open the store the config names, for reading, without background work.
- *
- * @returns the started store, or the exit code after a message on stderr.
- */
-export async function openStoreForReading(
-  path: string | undefined,
-  command: string,
-): Promise<Store | number> {
-  const loaded = await loadConfig({ path });
-  if (!loaded.ok) {
-    for (const p of loaded.problems) err(formatProblem(p));
-    return EXIT.usage;
-  }
-  const config = loaded.config.store;
-  const file = /^sqlite:(?:\/\/)?(.+)$/i.exec(config.url)?.[1];
-  if (file && file !== ":memory:") {
-    try {
-      await Deno.stat(file);
-    } catch {
-      err(`astron-watch ${command}: no store at ${file} (store.url; has the agent run?)`);
-      return EXIT.failure;
-    }
-  }
-  const store = createStore(config, new Logger(), { background: false });
-  try {
-    await store.start();
-  } catch (e) {
-    err(`astron-watch ${command}: ${(e as Error).message}`);
-    return EXIT.failure;
-  }
-  return store;
-}
 
 /** Milliseconds for a table cell. */
 export function msText(v: number | null | undefined): string {

@@ -6,16 +6,14 @@
  * @module
  */
 
-import { loadConfig } from "../config/load.ts";
-import { formatProblem } from "../config/reader.ts";
-import { Logger } from "../log/logger.ts";
-import { createStore, type Store } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
 import { LIST_PARAMS, parseListQuery, parseUsageQuery } from "../store/filters.ts";
 import { NODE_PAGE, type RunDetail, type RunSummary, type UsageGroup } from "../store/query.ts";
 import { type NodeLog, SID_PATTERN } from "../workflow/record.ts";
 import { parseLog } from "../store/search.ts";
 import { Command, err, EXIT, out, parseFlags, UsageError } from "./command.ts";
 import { textTable } from "../text_table.ts";
+import { openStoreForReading } from "./open_store.ts";
 
 const USAGE = `usage: astron-watch traces [list] [filters] [--json]
        astron-watch traces show SID [--blobs inline] [--json]
@@ -134,32 +132,6 @@ function statsText(groups: UsageGroup[], by: string): string {
     ]);
   }
   return textTable(rows[0], rows.slice(1));
-}
-
-async function openStore(path: string | undefined): Promise<Store | number> {
-  const loaded = await loadConfig({ path });
-  if (!loaded.ok) {
-    for (const p of loaded.problems) err(formatProblem(p));
-    return EXIT.usage;
-  }
-  const config = loaded.config.store;
-  const file = /^sqlite:(?:\/\/)?(.+)$/i.exec(config.url)?.[1];
-  if (file && file !== ":memory:") {
-    try {
-      await Deno.stat(file);
-    } catch {
-      err(`astron-watch traces: no trace store at ${file} (store.url; has the agent run?)`);
-      return EXIT.failure;
-    }
-  }
-  const store = createStore(config, new Logger(), { background: false });
-  try {
-    await store.start();
-  } catch (e) {
-    err(`astron-watch traces: ${(e as Error).message}`);
-    return EXIT.failure;
-  }
-  return store;
 }
 
 /** An integer flag in `[min, max]`, or `fallback` when absent. */
@@ -352,7 +324,7 @@ export const tracesCommand: Command = {
       throw new UsageError(`unknown action "${action}" (list, show SID, stats, dead-letters)`);
     }
     const work = plan(values, rest, Date.now());
-    const store = await openStore(values.config);
+    const store = await openStoreForReading(values.config, "traces");
     if (typeof store === "number") return store;
     try {
       return await work(store);
