@@ -47,6 +47,9 @@ export interface GrpcReceiver {
   shutdown(graceMs: number): Promise<void>;
 }
 
+/** How far past `max_message` grpc-js takes a message whole before refusing it itself. */
+const HARD_LIMIT_FACTOR = 4;
+
 /** Most concurrent calls on one connection. */
 const MAX_STREAMS = 100;
 
@@ -84,6 +87,14 @@ function handler(signal: Signal, options: GrpcReceiverOptions) {
   const fail = (callback: Callback, code: number, details: string) =>
     callback({ name: "OtlpError", message: details, code, details } as grpc.ServerErrorResponse);
   return (call: grpc.ServerUnaryCall<Uint8Array, Uint8Array>, callback: Callback) => {
+    if (call.request.length > options.maxMessage) {
+      // Counted by the interceptor, as grpc-js's own refusals are.
+      return fail(
+        callback,
+        GrpcStatus.RESOURCE_EXHAUSTED,
+        `message of ${call.request.length} bytes over otlp_receiver.max_message (${options.maxMessage})`,
+      );
+    }
     const auth = call.metadata.get("authorization")[0];
     const decision = access.check(peerAddress(call.getPeer()), auth?.toString());
     if (!decision.ok) {
@@ -150,7 +161,11 @@ function watch(
  */
 export async function serveGrpc(options: GrpcReceiverOptions): Promise<GrpcReceiver> {
   const server = new grpc.Server({
-    "grpc.max_receive_message_length": options.maxMessage,
+    // grpc-js refuses only past a hard limit; up to it the message is taken
+    // whole and refused by the handler. A refusal mid-upload (grpc-js's own)
+    // followed by new connections can abort Deno 2.9.6's node:http2
+    // (denoland/deno#36788): this keeps ordinary oversized exports off that path.
+    "grpc.max_receive_message_length": options.maxMessage * HARD_LIMIT_FACTOR,
     "grpc.max_concurrent_streams": MAX_STREAMS,
     interceptors: [counting(options.intake)],
   });
