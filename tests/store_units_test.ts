@@ -97,3 +97,24 @@ Deno.test("strings are offloaded from 5,088 UTF-8 bytes, as the platform's getsi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a spool batch read before the file was emptied cannot mark later entries as replayed", async () => {
+  const dir = await Deno.makeTempDir();
+  const spool = new Spool<string>(dir);
+  try {
+    await spool.open();
+    await spool.append("a", 1);
+    // Two replays read the same batch; the first one's advance empties the file.
+    const first = await spool.read(10);
+    const second = await spool.read(10);
+    await spool.advance(first);
+    await spool.append("b", 1);
+    // The second's advance is stale: it must not swallow "b".
+    await spool.advance(second);
+    assert.equal(spool.pending, 1);
+    assert.deepEqual((await spool.read(10)).entries, ["b"]);
+  } finally {
+    await spool.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

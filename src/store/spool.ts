@@ -30,6 +30,8 @@ export interface SpoolBatch<T> {
   records: number;
   /** Byte offset after the last entry read. */
   end: number;
+  /** Which emptying of the file it was read in (offsets mean nothing across one). */
+  generation: number;
 }
 
 const encoder = new TextEncoder();
@@ -46,6 +48,8 @@ export class Spool<T> {
   #offset = 0;
   #size = 0;
   #pending = 0;
+  /** Bumped each time the file is emptied: a batch read before it is stale. */
+  #generation = 0;
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -117,14 +121,16 @@ export class Spool<T> {
         records += entry.count;
         end = next;
       }
-      return { entries, records, end };
+      return { entries, records, end, generation: this.#generation };
     });
   }
 
   /** Mark a batch from {@linkcode read} as replayed; the file is emptied once all is. */
   advance(batch: SpoolBatch<T>): Promise<void> {
     return this.#lock.run(async () => {
-      if (batch.end <= this.#offset) return;
+      // Already advanced past, or read before the file was emptied (its
+      // offsets now point into entries appended since): nothing to mark.
+      if (batch.generation !== this.#generation || batch.end <= this.#offset) return;
       this.#offset = batch.end;
       this.#pending = Math.max(0, this.#pending - batch.records);
       if (this.#offset >= this.#size) {
@@ -133,6 +139,7 @@ export class Spool<T> {
         this.#size = 0;
         this.#offset = 0;
         this.#pending = 0;
+        this.#generation++;
       }
     });
   }

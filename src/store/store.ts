@@ -788,7 +788,6 @@ export class Store implements Component {
     if (this.#replayScheduled || this.#stopped || !(this.#options.background ?? true)) return;
     this.#replayScheduled = true;
     this.#schedule(async () => {
-      this.#replayScheduled = false;
       try {
         await this.replay();
         this.#replayFailures = 0;
@@ -801,6 +800,8 @@ export class Store implements Component {
         });
         this.#downReason = errorMessage(err);
       }
+      // One replay at a time: the next is scheduled only once this one is done.
+      this.#replayScheduled = false;
       if (this.#spool.pending || !this.#migrated) this.#scheduleReplay();
     }, this.#options.replayInterval ?? 1_000);
   }
