@@ -62,11 +62,74 @@ function collect(into: Received, kind: "metrics" | "traces", bytes: Uint8Array):
   }
 }
 
-/** An OTLP/gRPC receiver on a loopback port. */
+/**
+ * An OTLP/gRPC receiver on a loopback port, in a process of its own: under
+ * Deno 2.9.6 a grpc-js server can abort its whole process when a client
+ * closes its connection (denoland/deno#36788), and the test runner must
+ * not be that process. What it receives arrives as JSON lines.
+ */
 export async function grpcReceiver(
   port = 0,
 ): Promise<Received & { port: number; close(): Promise<void> }> {
   const received: Received = { metrics: [], spans: [] };
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./grpc_receiver_process.ts", import.meta.url).pathname,
+      String(port),
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  const next = async (): Promise<Record<string, unknown> | undefined> => {
+    for (;;) {
+      const nl = buffered.indexOf("\n");
+      if (nl >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        return JSON.parse(line);
+      }
+      const { value, done } = await lines.read();
+      if (done) return undefined;
+      buffered += value;
+    }
+  };
+  const first = await next();
+  if (!first || typeof first.port !== "number") {
+    child.kill();
+    await child.status;
+    throw new Error("the gRPC receiver process did not start");
+  }
+  const reading = (async () => {
+    for (let item = await next(); item; item = await next()) {
+      if ("team" in item) received.team = (item.team as string | null) ?? undefined;
+      if (item.metric) received.metrics.push(item.metric as Received["metrics"][number]);
+      if (item.span) received.spans.push(item.span as Received["spans"][number]);
+    }
+  })();
+  return Object.assign(received, {
+    port: first.port,
+    async close() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      await child.status;
+      await reading.catch(() => {});
+    },
+  });
+}
+
+/** The in-process OTLP/gRPC receiver the receiver process runs (see {@linkcode grpcReceiver}). */
+export async function serveGrpcInProcess(
+  port: number,
+  onItem: (item: Record<string, unknown>) => void,
+): Promise<{ port: number; close(): Promise<void> }> {
   const server = new grpc.Server();
   const raw = {
     requestStream: false,
@@ -84,8 +147,11 @@ export async function grpcReceiver(
       {
         // deno-lint-ignore no-explicit-any
         Export: (call: any, cb: any) => {
-          received.team = call.metadata.get("x-team")[0]?.toString();
-          collect(received, kind, call.request);
+          const into: Received = { metrics: [], spans: [] };
+          collect(into, kind, call.request);
+          onItem({ team: call.metadata.get("x-team")[0]?.toString() ?? null });
+          for (const metric of into.metrics) onItem({ metric });
+          for (const span of into.spans) onItem({ span });
           cb(null, new Uint8Array(0));
         },
       },
@@ -98,10 +164,10 @@ export async function grpcReceiver(
       (e, p) => e ? reject(e) : resolve(p),
     )
   );
-  return Object.assign(received, {
+  return {
     port: bound,
     close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
-  });
+  };
 }
 
 /** An OTLP/HTTP protobuf receiver on a loopback port (`/v1/metrics`, `/v1/traces`). */
