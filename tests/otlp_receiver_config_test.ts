@@ -3,12 +3,13 @@ import { parseConfigText } from "../src/config/load.ts";
 import { formatProblem } from "../src/config/reader.ts";
 import { starterConfig } from "../src/config/starter.ts";
 
-Deno.test("otlp_receiver defaults: on, on the collector's ports on loopback", () => {
+Deno.test("otlp_receiver defaults: OTLP/HTTP on, OTLP/gRPC opt-in, on the collector's ports on loopback", () => {
   const r = parseConfigText("", {});
   assert.ok(r.ok);
   if (!r.ok) return;
   assert.deepEqual(r.config.otlp_receiver, {
     enable: true,
+    grpc: false,
     grpc_listen: { host: "127.0.0.1", port: 4317 },
     http_listen: { host: "127.0.0.1", port: 4318 },
     allow_from: [],
@@ -24,6 +25,7 @@ Deno.test("otlp_receiver takes every key", () => {
   const r = parseConfigText(
     `otlp_receiver:
   enable: false
+  grpc: true
   grpc_listen: 0.0.0.0:14317
   http_listen: "[::]:14318"
   allow_from: [172.16.0.0/12, "fd00::/8", 10.1.2.3]
@@ -39,6 +41,7 @@ Deno.test("otlp_receiver takes every key", () => {
   if (!r.ok) return;
   assert.deepEqual(r.config.otlp_receiver, {
     enable: false,
+    grpc: true,
     grpc_listen: { host: "0.0.0.0", port: 14317 },
     http_listen: { host: "::", port: 14318 },
     allow_from: ["172.16.0.0/12", "fd00::/8", "10.1.2.3"],

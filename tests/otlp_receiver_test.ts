@@ -384,7 +384,7 @@ Deno.test("a receiver port held by another process does not stop the agent: a wa
   try {
     await Deno.writeTextFile(
       `${dir}/astron-watch.yaml`,
-      `server:\n  listen: 127.0.0.1:0\nlog:\n  stderr: always\notlp_receiver:\n  grpc_listen: 127.0.0.1:${held}\n  http_listen: 127.0.0.1:0\nprobes: []\n`,
+      `server:\n  listen: 127.0.0.1:0\nlog:\n  stderr: always\notlp_receiver:\n  grpc: true\n  grpc_listen: 127.0.0.1:${held}\n  http_listen: 127.0.0.1:0\nprobes: []\n`,
     );
     const agent = await spawnAgent({ config: `${dir}/astron-watch.yaml` });
     try {

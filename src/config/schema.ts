@@ -103,7 +103,14 @@ export interface OtlpConfig {
 export interface OtlpReceiverConfig {
   /** Listen on `grpc_listen` and `http_listen` (default true). */
   enable: boolean;
-  /** OTLP/gRPC (default `127.0.0.1:4317`). */
+  /**
+   * Serve OTLP/gRPC on `grpc_listen` (default false): under Deno 2.9.6 the
+   * grpc-js server (Deno's `node:http2`) can abort the whole agent when a
+   * client closes a connection it used for many calls (denoland/deno#36788),
+   * so it is opt-in until that is fixed or contained. OTLP/HTTP is on.
+   */
+  grpc: boolean;
+  /** OTLP/gRPC (default `127.0.0.1:4317`), served when `grpc` is true. */
   grpc_listen: HostPort;
   /** OTLP/HTTP (default `127.0.0.1:4318`). */
   http_listen: HostPort;
@@ -215,6 +222,7 @@ const OTLP_KEYS = [
 ] as const satisfies readonly (keyof OtlpConfig)[];
 const OTLP_RECEIVER_KEYS = [
   "enable",
+  "grpc",
   "grpc_listen",
   "http_listen",
   "allow_from",
@@ -444,6 +452,7 @@ function readOtlpReceiver(r: ConfigReader, value: unknown, api: HostPort): OtlpR
   }
   return {
     enable: r.boolean(o.enable, "otlp_receiver.enable", true),
+    grpc: r.boolean(o.grpc, "otlp_receiver.grpc", false),
     grpc_listen: grpc,
     http_listen: http,
     allow_from: allow,

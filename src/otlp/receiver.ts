@@ -125,7 +125,8 @@ export class OtlpReceiver implements Component {
     }
     const config = this.#config;
     try {
-      await this.#startGrpc(config);
+      if (config.grpc) await this.#startGrpc(config);
+      else this.#grpcState.error = "off (otlp_receiver.grpc: false)";
       await this.#startHttp(config);
     } catch (err) {
       await this.stop();

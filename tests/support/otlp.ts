@@ -40,6 +40,7 @@ log:
   stderr: always
   flush_interval: 50ms
 otlp_receiver:
+  grpc: true
   grpc_listen: 127.0.0.1:0
   http_listen: 127.0.0.1:0
 ${extra}probes: []
