@@ -5,6 +5,7 @@ import { percentile } from "../src/stats.ts";
 import { validateRecord } from "../src/workflow/record.ts";
 import { Spool } from "../src/store/spool.ts";
 import { BLOB_LINK_PREFIX, BlobStore } from "../src/store/blobs.ts";
+import { type DeadLetter, DeadLetters } from "../src/store/dead_letters.ts";
 
 Deno.test("execution order follows the graph, then start time, and survives cycles", () => {
   const nodes = [
@@ -115,6 +116,32 @@ Deno.test("a spool batch read before the file was emptied cannot mark later entr
     assert.deepEqual((await spool.read(10)).entries, ["b"]);
   } finally {
     await spool.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a dead letter appended while the shell replay takes the file is never lost", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const agent = new DeadLetters(dir); // the running agent
+    const shell = new DeadLetters(dir); // `traces dead-letters replay`
+    const letter = (i: number): DeadLetter => ({
+      at: i,
+      error: "x".repeat(100_000),
+      run: { record: { sid: `s${i}`, start_time: 1 }, blobs: [], accepted_at: i },
+    });
+    for (let i = 0; i < 60; i++) {
+      const appending = agent.append([letter(i)]);
+      for (let k = 0; k < i % 6; k++) await Deno.stat(dir);
+      const { letters, finish } = await shell.take();
+      await appending;
+      await finish([]); // everything taken was stored
+      const left = await shell.take();
+      const kept = left.letters.some((l) => l.at === i);
+      await left.finish([]);
+      assert.ok(letters.some((l) => l.at === i) || kept, `letter ${i} lost`);
+    }
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });

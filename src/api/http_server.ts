@@ -129,8 +129,11 @@ function serveConnections(
       let conn: Deno.Conn;
       try {
         conn = await listener.accept();
-      } catch {
-        return; // the listener was closed
+      } catch (err) {
+        if (closing || err instanceof Deno.errors.BadResource) return; // the listener was closed
+        // Out of file descriptors, say: keep serving once some are free.
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
       }
       const p = serve(conn);
       served.add(p);

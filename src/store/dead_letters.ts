@@ -55,17 +55,44 @@ export class DeadLetters {
     const text = letters.map((l) => JSON.stringify(l) + "\n").join("");
     return this.#lock.run(async () => {
       await Deno.mkdir(this.#dir, { recursive: true });
-      const file = await Deno.open(this.path, { append: true, create: true, mode: 0o600 });
+      const file = await this.#openLocked();
+      const start = (await file.stat()).size;
       try {
         const bytes = encoder.encode(text);
         let off = 0;
-        while (off < bytes.length) off += await file.write(bytes.subarray(off));
-        await file.syncData();
+        try {
+          while (off < bytes.length) off += await file.write(bytes.subarray(off));
+          await file.syncData();
+        } catch (err) {
+          // Leave no partial line for the next append to be glued onto.
+          await file.truncate(start).catch(() => {});
+          throw err;
+        }
       } finally {
+        await file.unlock().catch(() => {});
         file.close();
       }
       this.#count += letters.length;
     });
+  }
+
+  /**
+   * The file, opened for appending and locked. A shell replay renames the
+   * file aside and locks it before reading: if the path no longer names the
+   * file opened, it was moved meanwhile, so open the new one.
+   */
+  async #openLocked(): Promise<Deno.FsFile> {
+    for (;;) {
+      const file = await Deno.open(this.path, { append: true, create: true, mode: 0o600 });
+      await file.lock(true);
+      const [open, named] = await Promise.all([
+        file.stat(),
+        Deno.stat(this.path).catch(() => null),
+      ]);
+      if (named && named.ino === open.ino) return file;
+      await file.unlock().catch(() => {});
+      file.close();
+    }
   }
 
   /** Every record in the file, oldest first (a line cut short by a crash is skipped). */
@@ -91,6 +118,29 @@ export class DeadLetters {
     return this.#count;
   }
 
+  /** Every record, in the file and in files a replay set aside (one killed midway leaves them). */
+  async listAll(): Promise<DeadLetter[]> {
+    const out = await this.list();
+    for (const f of await this.#asideFiles()) out.push(...await readLetters(f));
+    return out;
+  }
+
+  async #asideFiles(): Promise<string[]> {
+    const files: string[] = [];
+    try {
+      for await (const e of Deno.readDir(this.#dir)) {
+        if (
+          e.isFile && e.name.startsWith("dead-letters.ndjson.") && e.name.endsWith(".replaying")
+        ) {
+          files.push(`${this.#dir}/${e.name}`);
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    return files.sort();
+  }
+
   /**
    * Take every record out of the file to replay them. The file is renamed
    * aside first, so records refused meanwhile start a new one; `finish`
@@ -104,15 +154,20 @@ export class DeadLetters {
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
-    const files: string[] = [];
-    for await (const e of Deno.readDir(this.#dir)) {
-      if (e.isFile && e.name.startsWith("dead-letters.ndjson.") && e.name.endsWith(".replaying")) {
-        files.push(`${this.#dir}/${e.name}`);
+    const files = await this.#asideFiles();
+    const letters: DeadLetter[] = [];
+    for (const f of files) {
+      // An append in flight (it holds the lock) finishes first; one that opened
+      // the file before the rename sees it moved and writes to the new one.
+      const file = await Deno.open(f, { read: true });
+      try {
+        await file.lock(true);
+        letters.push(...await readLetters(f));
+      } finally {
+        await file.unlock().catch(() => {});
+        file.close();
       }
     }
-    files.sort();
-    const letters: DeadLetter[] = [];
-    for (const f of files) letters.push(...await readLetters(f));
     return {
       letters,
       finish: async (refused) => {

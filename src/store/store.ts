@@ -286,7 +286,7 @@ export class Store implements Component {
     if (error) this.#markDown(error);
     if (background) {
       await this.#spool.open();
-      for (const l of await this.deadLetters.list()) {
+      for (const l of await this.deadLetters.listAll()) {
         this.blobs.pin([...(l.run?.blobs ?? []), ...(l.span?.blobs ?? [])]);
       }
       await this.deadLetters.refresh();
