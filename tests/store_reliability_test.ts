@@ -294,3 +294,42 @@ serverTest(
     }
   },
 );
+
+serverTest(
+  "a write the database holds (a lock on the table) is spooled at the write deadline; nothing waits on it",
+  pg,
+  async (source) => {
+    await using db = await testDatabase(source);
+    await using api = await serveTraces({
+      url: db.url,
+      store: { replayInterval: 50, writeDeadline: 300 },
+    });
+    assert.equal((await post(api, runs("locked-", 0, 5))).json.stored, 5);
+    // Another session holds the table: the next write cannot finish until it lets go.
+    const holder = postgres(db.url, { max: 1, onnotice: () => {} });
+    let release!: () => void;
+    const released = new Promise<void>((r) => release = r);
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => locked = r);
+    const holding = holder.begin(async (tx) => {
+      await tx.unsafe("LOCK TABLE runs IN ACCESS EXCLUSIVE MODE");
+      locked();
+      await released;
+    });
+    await isLocked;
+    try {
+      const r = await post(api, runs("locked-", 5, 10));
+      assert.equal(r.status, 202, r.text);
+      assert.equal(r.json.spooled, 10, "answered from the spool while the lock was held");
+      const more = await post(api, runs("locked-", 15, 10));
+      assert.equal(more.json.spooled, 10);
+      assert.match(api.store.readiness() ?? "", /database unreachable/);
+    } finally {
+      release();
+      await holding;
+      await holder.end();
+    }
+    await waitReady(api);
+    assert.deepEqual(await stored(db.url, "locked-"), { rows: 25, sids: 25 });
+  },
+);

@@ -71,6 +71,8 @@ export interface StoreOptions {
   replayInterval?: number;
   /** Unreferenced blobs younger than this are kept, ms (default 60 s). */
   blobGrace?: number;
+  /** Longest a write may wait on the database before its records are spooled, ms (default 5 s). */
+  writeDeadline?: number;
   /** Most runs committed in one transaction (default 2000). */
   maxBatchRuns?: number;
   /** The clock (epoch ms). */
@@ -660,7 +662,7 @@ export class Store implements Component {
           // Never behind the database lock: an append must not wait on a replay.
           await this.#spoolItems(items);
         } else {
-          await this.#dbLock.run(() => this.#commit(items));
+          await this.#commitWithin(items, this.#options.writeDeadline ?? 5_000);
         }
       } catch (err) {
         error = err;
@@ -728,10 +730,35 @@ export class Store implements Component {
     }
     this.#full = undefined;
     for (const item of items) {
+      if (settled(item)) continue; // spooled already, when the write came too late
       markDone(item, "stored");
       if (item.job) this.#records.stored++;
     }
     return undefined;
+  }
+
+  /**
+   * Commit `items` under the database lock, but answer within `deadline`:
+   * a database that takes longer (it hangs, or a lock holds the table) is
+   * treated as unreachable, and what is not written yet is spooled. The
+   * late write goes on holding the lock, so a replay cannot run before it
+   * settles (and its older rows cannot land after newer replayed ones).
+   */
+  async #commitWithin(items: Item[], deadline: number): Promise<void> {
+    const writing = this.#dbLock.run(() => this.#commit(items));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) =>
+      timer = setTimeout(() => resolve("late"), deadline)
+    );
+    try {
+      if ((await Promise.race([writing, late])) !== "late") return;
+    } finally {
+      clearTimeout(timer);
+    }
+    writing.catch(() => {}); // it settles later, alone
+    this.#markDown(`no answer within ${deadline} ms`);
+    this.#logger.warn("database not answering; spooling writes", { deadline_ms: deadline });
+    await this.#spoolItems(items.filter((i) => !settled(i)));
   }
 
   /** Append `items` to the spool as one entry; their jobs hear "spooled" once it is on disk. */
