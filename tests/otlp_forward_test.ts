@@ -2,7 +2,8 @@
  * Forwarding to an upstream collector: what is accepted while the upstream
  * is down waits on disk and arrives, in order and once, when it is back;
  * over gRPC and OTLP/HTTP; the queue is bounded (drops counted), a refusal
- * does not block it, and a restart resumes it.
+ * does not block it, and a restart resumes it. The agent forwards what it
+ * takes as OTLP/JSON too, encoded to protobuf.
  */
 
 import assert from "node:assert/strict";
@@ -11,6 +12,8 @@ import { Forwarder, type ForwarderOptions } from "../src/otlp/forward.ts";
 import { Logger } from "../src/log/logger.ts";
 import { grpcReceiver, httpReceiver } from "./support/otlp_receiver.ts";
 import { freePort } from "./support/servers.ts";
+import { spawnOtlpAgent } from "./support/otlp.ts";
+import { decodeRequest, encodeJsonRequest, SERVICES } from "../src/otlp/proto.ts";
 
 // deno-lint-ignore no-explicit-any
 const Request = (root as any).opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
@@ -135,5 +138,101 @@ Deno.test("what is queued when the agent stops is sent after it starts again", a
     await second.stop();
     await up.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an OTLP/JSON request is forwarded as protobuf: hex ids become bytes, 64-bit times keep their value", () => {
+  const traceId = "5b8efff798038103d269b633813fc60c";
+  const spanId = "eee19b7ec3c1b174";
+  const bytes = encodeJsonRequest(SERVICES.traces, {
+    resourceSpans: [{
+      scopeSpans: [{
+        spans: [{
+          traceId,
+          spanId,
+          parentSpanId: "",
+          name: "json-span",
+          kind: 2,
+          startTimeUnixNano: "1764115200123456789",
+          endTimeUnixNano: "1764115200223456789",
+          links: [{ traceId, spanId }],
+          attributes: [{ key: "sid", value: { stringValue: "spf-1" } }],
+        }],
+      }],
+    }],
+  });
+  // deno-lint-ignore no-explicit-any
+  const span = (decodeRequest(SERVICES.traces, bytes) as any).resourceSpans[0].scopeSpans[0]
+    .spans[0];
+  const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  assert.equal(hex(span.traceId), traceId);
+  assert.equal(hex(span.spanId), spanId);
+  assert.equal(hex(span.links[0].traceId), traceId);
+  assert.equal(span.startTimeUnixNano, "1764115200123456789");
+  assert.equal(span.name, "json-span");
+  assert.deepEqual(span.attributes, [{ key: "sid", value: { stringValue: "spf-1" } }]);
+});
+
+Deno.test("the agent forwards what it takes over OTLP/HTTP, JSON as well as protobuf, to the upstream collector", async () => {
+  const up = httpReceiver();
+  const a = await spawnOtlpAgent(`  forward: http://127.0.0.1:${up.port}\n`);
+  try {
+    const post = async (path: string, type: string, body: BodyInit) => {
+      const res = await a.otlpFetch(path, {
+        method: "POST",
+        headers: { "content-type": type },
+        body,
+      });
+      assert.equal(res.status, 200, await res.text());
+    };
+    await post("/v1/traces", "application/x-protobuf", new Uint8Array(request("proto-span")));
+    await post(
+      "/v1/traces",
+      "application/json",
+      JSON.stringify({
+        resourceSpans: [{
+          scopeSpans: [{
+            spans: [{
+              traceId: "5b8efff798038103d269b633813fc60c",
+              spanId: "eee19b7ec3c1b174",
+              name: "json-span",
+              startTimeUnixNano: "1764115200123456789",
+              endTimeUnixNano: "1764115200223456789",
+            }],
+          }],
+        }],
+      }),
+    );
+    await post(
+      "/v1/metrics",
+      "application/json",
+      JSON.stringify({
+        resourceMetrics: [{
+          scopeMetrics: [{
+            metrics: [{
+              name: "server_request_total",
+              sum: {
+                aggregationTemporality: 2,
+                isMonotonic: true,
+                dataPoints: [{
+                  asInt: "3",
+                  timeUnixNano: "1764115200123456789",
+                  attributes: [{ key: "func", value: { stringValue: "chat" } }],
+                }],
+              },
+            }],
+          }],
+        }],
+      }),
+    );
+    await until(
+      "all three requests upstream",
+      () => up.spans.length === 2 && up.metrics.length === 1,
+    );
+    assert.deepEqual(up.spans.map((s) => s.name).sort(), ["json-span", "proto-span"]);
+    assert.deepEqual(up.metrics, [{ name: "server_request_total", attributes: { func: "chat" } }]);
+  } finally {
+    await a.stop();
+    await up.close();
   }
 });

@@ -2,7 +2,8 @@
  * Forwarding: everything the receiver accepts is teed to an existing
  * collector (`otlp_receiver.forward`), so an operator's pipeline keeps
  * working with astron-watch in front of it. Received data never waits on
- * the upstream: each request's protobuf bytes go to a bounded disk queue
+ * the upstream: each request's protobuf bytes (JSON requests encoded to
+ * protobuf first) go to a bounded disk queue
  * (the same fsynced spool the store uses while its database is away) and a
  * sender drains it in order, with retries and backoff (1 s doubling to 60 s)
  * while the upstream is down. Past the bound new requests are dropped and

@@ -43,8 +43,9 @@ export interface OtlpIntakeOptions {
   /** Where metric points go; without it they are accepted, counted and not kept. */
   sink?: MetricsSink;
   /**
-   * Called with each taken request's protobuf bytes (requests that came as
-   * protobuf), for forwarding (`otlp_receiver.forward`); must not block.
+   * Called with each taken request's protobuf bytes (those that came as
+   * JSON encoded to protobuf), for forwarding (`otlp_receiver.forward`);
+   * must not block.
    */
   tee?: (signal: Signal, request: Uint8Array) => void;
   /** The clock (epoch ms). */
@@ -93,13 +94,18 @@ export class OtlpIntake {
   /**
    * Take a decoded request: store its spans or log records, or hand its
    * metric points to the sink; count it; hand `request` (its protobuf
-   * bytes, when it came as protobuf) to the tee.
+   * bytes, or a function that makes them, called only when forwarding) to
+   * the tee.
    *
    * @returns the items refused with why, for the answer's partial success.
    * @throws {StoreUnavailableError} when the store cannot take data now (retry later).
    * @throws {StoreFullError} when the store's disk is full (retry later).
    */
-  async take(decoded: Decoded, transport: Transport, request?: Uint8Array): Promise<TakeResult> {
+  async take(
+    decoded: Decoded,
+    transport: Transport,
+    request?: Uint8Array | (() => Uint8Array),
+  ): Promise<TakeResult> {
     const counts = this.#countsOf(decoded.signal, transport);
     let rejected = decoded.rejected;
     let error = decoded.error;
@@ -130,7 +136,9 @@ export class OtlpIntake {
     counts.received += decoded.items + decoded.rejected;
     counts.rejected += rejected;
     this.#count(counts, rejected ? "partial" : "ok");
-    if (request && this.#tee) this.#tee(decoded.signal, request);
+    if (request && this.#tee) {
+      this.#tee(decoded.signal, typeof request === "function" ? request() : request);
+    }
     return { rejected, error };
   }
 

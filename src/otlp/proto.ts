@@ -84,3 +84,37 @@ export function requestObject(types: ServiceTypes, value: unknown): Record<strin
   }
   return value as Record<string, unknown>;
 }
+
+/** The fields OTLP/JSON writes as hex (bytes in protobuf), wherever they appear. */
+const HEX_ID_FIELDS = new Set(["traceId", "spanId", "parentSpanId"]);
+
+/**
+ * An OTLP/JSON request in protobuf, for forwarding it to a collector: the
+ * ids OTLP/JSON writes in hex become bytes; everything else maps by name
+ * (64-bit integers as decimal strings keep their value).
+ *
+ * @example
+ * ```ts
+ * encodeJsonRequest(SERVICES.traces, { resourceSpans: [] }); // Uint8Array(0)
+ * ```
+ */
+export function encodeJsonRequest(types: ServiceTypes, value: unknown): Uint8Array {
+  return types.request.encode(types.request.fromObject(hexIdsToBytes(value))).finish();
+}
+
+function hexIdsToBytes(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(hexIdsToBytes);
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    out[key] = HEX_ID_FIELDS.has(key) && typeof v === "string" ? hexBytes(v) : hexIdsToBytes(v);
+  }
+  return out;
+}
+
+function hexBytes(hex: string): Uint8Array {
+  if (hex.length % 2 || !/^[0-9a-f]*$/i.test(hex)) return new Uint8Array(0);
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}

@@ -8,6 +8,7 @@
  */
 
 import type { ReceivedMetric } from "./metric_points.ts";
+import { encodeJsonRequest, SERVICES } from "./proto.ts";
 import { decodeJson, decodeProtobuf, encodeProtobufResponse, jsonResponse } from "./traces.ts";
 import type { SpanRecord } from "./traces.ts";
 import {
@@ -59,6 +60,8 @@ export interface SignalCodec {
   protobufAnswer(rejected: number, error?: string): Uint8Array<ArrayBuffer>;
   /** The success answer, in OTLP JSON. */
   jsonAnswer(rejected: number, error?: string): Record<string, unknown>;
+  /** A request that came as OTLP/JSON, in protobuf (for forwarding). */
+  jsonToProtobuf(value: unknown): Uint8Array;
   /** The gRPC method: `/opentelemetry.proto.collector.trace.v1.TraceService/Export`. */
   grpcPath: string;
 }
@@ -90,6 +93,7 @@ export const CODECS: Record<Signal, SignalCodec> = {
     decodeJson: (value) => spans("traces", decodeJson(value)),
     protobufAnswer: encodeProtobufResponse,
     jsonAnswer: jsonResponse,
+    jsonToProtobuf: (value) => encodeJsonRequest(SERVICES.traces, value),
     grpcPath: "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
   },
   metrics: {
@@ -98,6 +102,7 @@ export const CODECS: Record<Signal, SignalCodec> = {
     decodeJson: (value) => metrics(decodeMetricsJson(value)),
     protobufAnswer: encodeMetricsResponse,
     jsonAnswer: metricsJsonResponse,
+    jsonToProtobuf: (value) => encodeJsonRequest(SERVICES.metrics, value),
     grpcPath: "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
   },
   logs: {
@@ -106,6 +111,7 @@ export const CODECS: Record<Signal, SignalCodec> = {
     decodeJson: (value, at) => spans("logs", decodeLogsJson(value, at)),
     protobufAnswer: encodeLogsResponse,
     jsonAnswer: logsJsonResponse,
+    jsonToProtobuf: (value) => encodeJsonRequest(SERVICES.logs, value),
     grpcPath: "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
   },
 };

@@ -58,19 +58,20 @@ export function otlpRoutes(deps: OtlpRoutesDeps): Hono<ApiEnv> {
       const encoding = otlpEncoding(c.req.header("content-type"));
       let decoded: Decoded;
       let bytes: Uint8Array;
+      let json: unknown;
       try {
-        ({ decoded, bytes } = await decode(c.req.raw, signal, encoding, deps));
+        ({ decoded, bytes, json } = await decode(c.req.raw, signal, encoding, deps));
       } catch (err) {
         if (err instanceof HTTPException) {
           deps.intake.refuse(signal, deps.transport, RESULT_OF[err.status] ?? "error");
         }
         throw err;
       }
-      const request = encoding === "protobuf" ? bytes : undefined;
+      const codec = CODECS[signal];
+      const request = encoding === "protobuf" ? bytes : () => codec.jsonToProtobuf(json);
       const { rejected, error } = await deps.intake.take(decoded, deps.transport, request).catch((
         err,
       ) => unavailable(err, deps.fullStatus ?? 507));
-      const codec = CODECS[signal];
       if (encoding === "protobuf") {
         return c.body(codec.protobufAnswer(rejected, error), 200, {
           "Content-Type": "application/x-protobuf",
@@ -87,7 +88,7 @@ async function decode(
   signal: Signal,
   encoding: "protobuf" | "json" | undefined,
   deps: OtlpRoutesDeps,
-): Promise<{ decoded: Decoded; bytes: Uint8Array }> {
+): Promise<{ decoded: Decoded; bytes: Uint8Array; json?: unknown }> {
   if (!encoding) {
     const type = (req.headers.get("content-type") ?? "").split(";")[0].trim();
     throw new HTTPException(415, {
@@ -108,7 +109,7 @@ async function decode(
       if (err instanceof HTTPException) throw err;
       throw bad(`body: invalid JSON (${jsonError(err)})`);
     }
-    return { decoded: codec.decodeJson(value, now), bytes };
+    return { decoded: codec.decodeJson(value, now), bytes, json: value };
   } catch (err) {
     if (err instanceof OtlpError) throw bad(err.message);
     throw err;
