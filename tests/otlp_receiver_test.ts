@@ -377,6 +377,35 @@ Deno.test("the SDK's exporters send traces, metrics and logs to the receiver, ov
   }
 });
 
+Deno.test("OTLP/gRPC left off (the default): /status says which setting turns it on, and a gRPC call to an HTTP port is told the same", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "astron-watch-otlp-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/astron-watch.yaml`,
+      `server:\n  listen: 127.0.0.1:0\nlog:\n  stderr: always\notlp_receiver:\n  http_listen: 127.0.0.1:0\nprobes: []\n`,
+    );
+    const agent = await spawnAgent({ config: `${dir}/astron-watch.yaml` });
+    try {
+      const status = await (await agent.fetch("/status")).text();
+      assert.match(
+        status,
+        /^otlp receiver: grpc off \(otlp_receiver\.grpc: false\) http 127\.0\.0\.1:\d+,/m,
+      );
+      assert.equal(await metricValue(agent, 'astron_watch_otlp_listening{transport="grpc"}'), 0);
+      const hint = await grpcCall(agent.port, PATHS.traces, new Uint8Array(0));
+      assert.match(
+        hint.details,
+        /not listening on 127\.0\.0\.1:4317 \(off: otlp_receiver\.grpc: false\)/,
+      );
+    } finally {
+      agent.kill("SIGTERM");
+      assert.equal((await agent.exit()).code, 0);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a receiver port held by another process does not stop the agent: a warning, and /status says so", async () => {
   const holder = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const held = (holder.addr as Deno.NetAddr).port;

@@ -50,6 +50,8 @@ export interface ListenerState {
   addr?: string;
   /** Why it is not listening (`address already in use`). */
   error?: string;
+  /** Set when the config turns this transport off: the setting that does. */
+  off?: string;
 }
 
 /** The receiver's state and counters, for `/status` and `/metrics`. */
@@ -109,7 +111,11 @@ export class OtlpReceiver implements Component {
       return "this port does not serve gRPC, and the OTLP/gRPC receiver is off (otlp_receiver.enable)";
     }
     return `this port does not serve gRPC; the OTLP/gRPC receiver is not listening on ${this.#grpcState.listen}${
-      this.#grpcState.error ? ` (${this.#grpcState.error})` : ""
+      this.#grpcState.off
+        ? ` (off: ${this.#grpcState.off})`
+        : this.#grpcState.error
+        ? ` (${this.#grpcState.error})`
+        : ""
     }`;
   }
 
@@ -126,7 +132,7 @@ export class OtlpReceiver implements Component {
     const config = this.#config;
     try {
       if (config.grpc) await this.#startGrpc(config);
-      else this.#grpcState.error = "off (otlp_receiver.grpc: false)";
+      else this.#grpcState.off = "otlp_receiver.grpc: false";
       await this.#startHttp(config);
     } catch (err) {
       await this.stop();

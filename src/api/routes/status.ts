@@ -125,7 +125,11 @@ export function renderStatus(
  */
 export function renderOtlp(s: OtlpReceiverStats): string {
   const where = (name: string, l: OtlpReceiverStats["grpc"]) =>
-    l.addr ? `${name} ${l.addr}` : `${name} ${l.listen} NOT LISTENING (${l.error ?? "stopped"})`;
+    l.addr
+      ? `${name} ${l.addr}`
+      : l.off
+      ? `${name} off (${l.off})`
+      : `${name} ${l.listen} NOT LISTENING (${l.error ?? "stopped"})`;
   const listeners = s.enabled
     ? `${where("grpc", s.grpc)} ${where("http", s.http)}`
     : "off (otlp_receiver.enable; OTLP/HTTP on this port still taken)";
