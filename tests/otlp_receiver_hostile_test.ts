@@ -262,33 +262,11 @@ Deno.test("hostile OTLP input gets its status, nothing is stored and the agent s
       },
     );
 
-    await t.step(
-      "a burst of 100k series in one message is RESOURCE_EXHAUSTED; in 20 messages, each OK",
-      async () => {
-        const all = await grpcCall(a.grpcPort, PATHS.metrics, series(100_000));
-        assert.equal(all.code, grpc.status.RESOURCE_EXHAUSTED);
-        // One after another: sent at once, right after a refused oversized
-        // message, they can abort Deno 2.9.6 itself (bench/repro_deno_h2_crash.ts).
-        for (let i = 0; i < 20; i++) {
-          const r = await grpcCall(a.grpcPort, PATHS.metrics, series(5000, i * 5000));
-          assert.equal(r.code, 0, r.details);
-        }
-        assert.equal(
-          await metricValue(
-            a.agent,
-            'astron_watch_otlp_received_total{signal="metrics",transport="grpc"}',
-          ),
-          100_000,
-        );
-      },
-    );
-
     await t.step("every refusal was counted", async () => {
       const m = (s: string) => metricValue(a.agent, `astron_watch_otlp_requests_total{${s}}`);
       assert.equal(await m('signal="traces",transport="grpc",result="invalid"'), 4);
       assert.equal(await m('signal="traces",transport="grpc",result="too_large"'), 2);
       assert.equal(await m('signal="logs",transport="grpc",result="too_large"'), 1);
-      assert.equal(await m('signal="metrics",transport="grpc",result="too_large"'), 1);
       assert.equal(await m('signal="traces",transport="http",result="too_large"'), 2);
       assert.equal(await m('signal="traces",transport="http",result="unsupported"'), 1);
       assert.equal(await m('signal="logs",transport="http",result="invalid"'), 2);
@@ -321,3 +299,34 @@ async function stopOnly(a: Awaited<ReturnType<typeof spawnOtlpAgent>>): Promise<
   a.agent.kill("SIGTERM");
   return (await a.agent.exit()).code;
 }
+
+Deno.test("a burst of 100k series in one message is RESOURCE_EXHAUSTED; in 20 messages, each OK; the agent stays up", async () => {
+  // 100k series is 4.2 MB: over this max_message, under the 4x up to which
+  // grpc-js takes a message whole and the handler refuses it. (A refusal by
+  // grpc-js mid-upload followed by calls on new connections can abort Deno
+  // 2.9.6 itself: bench/repro_deno_h2_crash.ts, denoland/deno#36788.)
+  const a = await spawnOtlpAgent(`  max_message: 2MiB\n`);
+  try {
+    const all = await grpcCall(a.grpcPort, PATHS.metrics, series(100_000));
+    assert.equal(all.code, grpc.status.RESOURCE_EXHAUSTED, all.details);
+    assert.match(all.details, /over otlp_receiver\.max_message/);
+    for (let i = 0; i < 20; i++) {
+      const r = await grpcCall(a.grpcPort, PATHS.metrics, series(5000, i * 5000));
+      assert.equal(r.code, 0, r.details);
+    }
+    const m = (s: string) => metricValue(a.agent, s);
+    assert.equal(
+      await m('astron_watch_otlp_received_total{signal="metrics",transport="grpc"}'),
+      100_000,
+    );
+    assert.equal(
+      await m(
+        'astron_watch_otlp_requests_total{signal="metrics",transport="grpc",result="too_large"}',
+      ),
+      1,
+    );
+    assert.equal(await (await a.agent.fetch("/healthz")).text(), "ok\n");
+  } finally {
+    assert.equal(await a.stop(), 0, a.agent.text());
+  }
+});
