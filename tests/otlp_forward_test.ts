@@ -201,6 +201,27 @@ Deno.test("the agent forwards what it takes, from the SDK's JSON exporter as wel
     }
     await provider.forceFlush();
     await provider.shutdown();
+    // A span protobuf cannot carry (an attribute value that is not an object) is
+    // stored and answered; the request is not forwarded, and the agent goes on.
+    const odd = await a.otlpFetch("/v1/traces", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        resourceSpans: [{
+          scopeSpans: [{
+            spans: [{
+              traceId: "5b8efff798038103d269b633813fc60d",
+              spanId: "eee19b7ec3c1b175",
+              name: "odd-span",
+              startTimeUnixNano: "1764115200123456789",
+              endTimeUnixNano: "1764115200223456789",
+              attributes: [{ key: "sid", value: "spf-forward-1" }],
+            }],
+          }],
+        }],
+      }),
+    });
+    assert.equal(odd.status, 200, await odd.text());
     const failed = /astron_watch_otlp_forward_requests_total\{result="failed_attempt"\} [1-9]/;
     for (let i = 0; !failed.test(await (await a.agent.fetch("/metrics")).text()); i++) {
       if (i > 500) throw new Error("no failed attempt on /metrics while the collector was down");

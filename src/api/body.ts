@@ -75,13 +75,7 @@ export async function bodyBytes(
     if (err instanceof HTTPException) throw err;
     throw bad("body: not valid gzip");
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concat(parts, total);
 }
 
 /** The body as sent, read until it passes `limit` (then 413). */
@@ -108,14 +102,7 @@ async function rawBytes(
     }
     parts.push(value as Uint8Array<ArrayBuffer>);
   }
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0] : concat(parts, total);
 }
 
 /**
@@ -134,4 +121,15 @@ export function bodyText(bytes: Uint8Array): string {
 /** A JSON parse error's message, short, for a 400 answer. */
 export function jsonError(err: unknown): string {
   return (err as Error).message.replace(/^JSON\.parse: /, "").slice(0, 200);
+}
+
+/** `parts` joined into one array of `total` bytes. */
+function concat(parts: Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }

@@ -104,7 +104,7 @@ export class OtlpIntake {
   async take(
     decoded: Decoded,
     transport: Transport,
-    request?: Uint8Array | (() => Uint8Array),
+    request?: Uint8Array | (() => Uint8Array | undefined),
   ): Promise<TakeResult> {
     const counts = this.#countsOf(decoded.signal, transport);
     let rejected = decoded.rejected;
@@ -136,9 +136,8 @@ export class OtlpIntake {
     counts.received += decoded.items + decoded.rejected;
     counts.rejected += rejected;
     this.#count(counts, rejected ? "partial" : "ok");
-    if (request && this.#tee) {
-      this.#tee(decoded.signal, typeof request === "function" ? request() : request);
-    }
+    const bytes = this.#tee && (typeof request === "function" ? request() : request);
+    if (bytes) this.#tee!(decoded.signal, bytes);
     return { rejected, error };
   }
 

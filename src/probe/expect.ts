@@ -8,7 +8,8 @@
 
 import type { ProbeExpect } from "../config/schema.ts";
 import { daysLeft } from "./tls.ts";
-import type { ProbeFailure } from "./types.ts";
+import { type ProbeFailure, type ProbeResult, since } from "./types.ts";
+import type { RunClock } from "./conn.ts";
 
 /** `expect.status` when set, else `fallback` (a test of the default range). */
 export function checkStatus(
@@ -28,6 +29,22 @@ export function checkLatency(expect: ProbeExpect, totalMs: number): ProbeFailure
   if (expect.max_latency === undefined || totalMs <= expect.max_latency) return undefined;
   const reason = `took ${totalMs.toFixed(1)}ms, over max_latency ${expect.max_latency}ms`;
   return { code: "latency", reason };
+}
+
+/**
+ * The result of a run that got its answer: up, unless its total passed
+ * `expect.max_latency`.
+ */
+export function answered(expect: ProbeExpect, clock: RunClock, started_at: number): ProbeResult {
+  const total = since(clock.t0);
+  const failed = checkLatency(expect, total);
+  return {
+    ok: failed === undefined,
+    code: failed?.code ?? "ok",
+    reason: failed?.reason,
+    phases: { ...clock.phases, total },
+    started_at,
+  };
 }
 
 /**

@@ -18,7 +18,7 @@ import {
   resolveHost,
   type RunClock,
 } from "./conn.ts";
-import { checkLatency } from "./expect.ts";
+import { answered } from "./expect.ts";
 import { type ProbeCode, type ProbeContext, type ProbeResult, since } from "./types.ts";
 
 /**
@@ -69,15 +69,7 @@ export async function postgresProbe(config: ProbeConfig, ctx: ProbeContext): Pro
     sql = postgres(config.url!, options);
     if (signal.aborted) throw signal.reason;
     await sql`SELECT 1`;
-    const total = since(clock.t0);
-    const failed = checkLatency(config.expect, total);
-    return {
-      ok: failed === undefined,
-      code: failed?.code ?? "ok",
-      reason: failed?.reason,
-      phases: { ...clock.phases, total },
-      started_at,
-    };
+    return answered(config.expect, clock, started_at);
   } catch (err) {
     const [code, reason] = signal.aborted
       ? [

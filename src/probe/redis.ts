@@ -19,7 +19,7 @@ import {
   ProbeError,
   type RunClock,
 } from "./conn.ts";
-import { checkLatency } from "./expect.ts";
+import { answered } from "./expect.ts";
 import { type ProbeContext, type ProbeResult, since } from "./types.ts";
 
 /**
@@ -52,15 +52,7 @@ export async function redisProbe(config: ProbeConfig, ctx: ProbeContext): Promis
     step = "waiting for the PING reply";
     const pong = await readReply(reader);
     if (pong !== "+PONG") throw replyError("PING", pong);
-    const total = since(clock.t0);
-    const failed = checkLatency(config.expect, total);
-    return {
-      ok: failed === undefined,
-      code: failed?.code ?? "ok",
-      reason: failed?.reason,
-      phases: { ...clock.phases, total },
-      started_at,
-    };
+    return answered(config.expect, clock, started_at);
   } catch (caught) {
     let err = caught instanceof ProbeError
       ? caught

@@ -17,7 +17,7 @@ import {
   ProbeError,
   type RunClock,
 } from "./conn.ts";
-import { checkLatency } from "./expect.ts";
+import { answered } from "./expect.ts";
 import { type ProbeContext, type ProbeResult, since } from "./types.ts";
 
 /** Most banner bytes read while looking for `expect.banner`. */
@@ -38,15 +38,7 @@ export async function tcpProbe(config: ProbeConfig, ctx: ProbeContext): Promise<
     ({ link } = await dial(host, port, clock, ctx.signal));
     const banner = config.expect.banner;
     if (banner !== undefined) await readBanner(link, banner, clock, ctx.signal);
-    const total = since(clock.t0);
-    const failed = checkLatency(config.expect, total);
-    return {
-      ok: failed === undefined,
-      code: failed?.code ?? "ok",
-      reason: failed?.reason,
-      phases: { ...clock.phases, total },
-      started_at,
-    };
+    return answered(config.expect, clock, started_at);
   } catch (err) {
     return {
       ok: false,

@@ -68,7 +68,15 @@ export function otlpRoutes(deps: OtlpRoutesDeps): Hono<ApiEnv> {
         throw err;
       }
       const codec = CODECS[signal];
-      const request = encoding === "protobuf" ? bytes : () => codec.jsonToProtobuf(json);
+      // JSON is encoded for forwarding only when forwarding is on; a shape our
+      // decoder tolerates but protobuf cannot express is stored, not forwarded.
+      const request = encoding === "protobuf" ? bytes : () => {
+        try {
+          return codec.jsonToProtobuf(json);
+        } catch {
+          return undefined;
+        }
+      };
       const { rejected, error } = await deps.intake.take(decoded, deps.transport, request).catch((
         err,
       ) => unavailable(err, deps.fullStatus ?? 507));
