@@ -720,6 +720,8 @@ export class Store implements Component {
       this.#failures[kind]++;
       if (kind !== "refused") return { kind, message };
       if (items.length === 1) {
+        // Spooled already when the write came too late: the replay decides.
+        if (settled(items[0])) return undefined;
         refused(items[0], message);
         markDone(items[0], "refused");
         return undefined;
