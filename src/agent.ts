@@ -27,6 +27,7 @@ import { OtlpReceiver } from "./otlp/receiver.ts";
 import { Forwarder } from "./otlp/forward.ts";
 import { MetricRollups } from "./rollups/rollups.ts";
 import { dirname } from "node:path";
+import type { AlertEngine } from "./alerts/engine.ts";
 
 /** The outcome of {@linkcode Agent.start}. */
 export type StartResult = { ok: true } | { ok: false; component: string; error: string };
@@ -63,6 +64,8 @@ export class Agent {
   readonly forwarder?: Forwarder;
   readonly log: LogComponent;
   readonly metrics: PlatformMetrics;
+  /** The alert engine, loaded when `alerts:` has rules or channels. */
+  alerts?: AlertEngine;
   readonly #components: Component[];
   #started: Component[] = [];
   #starting?: Promise<StartResult>;
@@ -127,6 +130,7 @@ export class Agent {
       grpcHint: () => this.otlpReceiver.grpcHint(),
       otlpStats: () => this.otlpReceiver.stats(),
       schedulerLag: () => this.#scheduler.lag(),
+      alerts: () => this.alerts,
       logger: this.#logger,
     });
     this.#scheduler = new ProbeScheduler({
@@ -159,7 +163,98 @@ export class Agent {
       history,
       this.#api,
       probes,
+      this.#alertsComponent(),
     ];
+    this.#observeAlerts();
+  }
+
+  /**
+   * The alert engine as a component: its modules load only when `alerts:`
+   * has rules or channels (at start, or at the first reload that adds them).
+   */
+  #alertsComponent(): Component {
+    const wanted = (c: Config) =>
+      c.alerts.rules.length > 0 || Object.keys(c.alerts.channels).length > 0;
+    const load = async (config: Config) => {
+      const { AlertEngine } = await import("./alerts/engine.ts");
+      const engine = new AlertEngine({
+        config,
+        board: this.board,
+        metrics: this.rollups,
+        store: this.store,
+        logDropped: () => this.log.stats()?.dropped_lines,
+        dir: `${dirname(config.store.blob_dir)}/alerts-outbox`,
+        logger: this.#logger,
+      });
+      await engine.start();
+      this.alerts = engine;
+    };
+    return {
+      name: "alerts",
+      start: async () => {
+        if (wanted(this.#config)) await load(this.#config);
+      },
+      stop: async () => {
+        await this.alerts?.stop();
+      },
+      reload: async (config) => {
+        if (this.alerts) await this.alerts.reload(config);
+        else if (wanted(config)) await load(config);
+      },
+      readiness: () => {
+        const failing = this.alerts?.stats().failing_rules ?? [];
+        return failing.length
+          ? `${failing.length} alert rules not evaluated (${failing[0].rule}: ${failing[0].error})`
+          : undefined;
+      },
+    };
+  }
+
+  /** Alerts by state, rule and severity; notifications by channel and result. */
+  #observeAlerts(): void {
+    const meter = this.telemetry.meterProvider.getMeter("astron-watch");
+    const alerts = meter.createObservableGauge("astron_watch_alerts", {
+      description: "Alerts pending or firing, by state, rule and severity.",
+    });
+    const notifications = meter.createObservableCounter("astron_watch_notifications", {
+      description:
+        "Alert notifications by channel and result (sent, refused, failed attempt, dropped).",
+    });
+    const queued = meter.createObservableGauge("astron_watch_notifications_queued", {
+      description: "Alert notifications waiting in the outbox, by channel.",
+    });
+    meter.addBatchObservableCallback((o) => {
+      const engine = this.alerts;
+      if (!engine) return;
+      const counts = new Map<
+        string,
+        { state: string; rule: string; severity: string; n: number }
+      >();
+      for (const rule of this.#config.alerts.rules) {
+        for (const state of ["pending", "firing"]) {
+          counts.set(`${state}|${rule.name}`, {
+            state,
+            rule: rule.name,
+            severity: rule.severity,
+            n: 0,
+          });
+        }
+      }
+      for (const a of engine.alerts()) {
+        const c = counts.get(`${a.state}|${a.rule}`);
+        if (c) c.n++;
+      }
+      for (const c of counts.values()) {
+        o.observe(alerts, c.n, { state: c.state, rule: c.rule, severity: c.severity });
+      }
+      for (const [channel, s] of Object.entries(engine.stats().channels)) {
+        o.observe(notifications, s.sent, { channel, result: "sent" });
+        o.observe(notifications, s.refused, { channel, result: "refused" });
+        o.observe(notifications, s.failed, { channel, result: "failed_attempt" });
+        o.observe(notifications, s.dropped, { channel, result: "dropped" });
+        o.observe(queued, s.queued, { channel });
+      }
+    }, [alerts, notifications, queued]);
   }
 
   /** The config in force. */

@@ -33,6 +33,8 @@ import {
   StoreUnavailableError,
 } from "../store/store.ts";
 import type { RotatingFileSinkStats } from "../log/rotating_file_sink.ts";
+import type { AlertEngine } from "../alerts/engine.ts";
+import { alertRoutes } from "./routes/alerts.ts";
 
 export type { Readiness };
 
@@ -61,6 +63,8 @@ export interface ApiDeps {
   grpcHint?: () => string;
   /** The OTLP receiver's state and counters, for `/status`. */
   otlpStats?: () => OtlpReceiverStats;
+  /** The alert engine, when `alerts:` has rules; without it the alert routes answer empty lists and 409. */
+  alerts?: () => AlertEngine | undefined;
   /** The Prometheus exposition of the agent's metrics. */
   scrape: () => Promise<string>;
   logger: Logger;
@@ -72,6 +76,7 @@ const CODES: Record<number, string> = {
   403: "forbidden",
   404: "not_found",
   405: "method_not_allowed",
+  409: "conflict",
   413: "payload_too_large",
   415: "unsupported_media_type",
   503: "unavailable",
@@ -135,6 +140,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   );
 
   if (deps.metrics) app.route("/", serviceRoutes({ metrics: deps.metrics }));
+  app.route("/", alertRoutes({ alerts: deps.alerts ?? (() => undefined) }));
   app.notFound((c) => errorResponse(404, `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {
     if (err instanceof HTTPException) {

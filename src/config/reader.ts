@@ -242,3 +242,20 @@ export class ConfigReader {
     return value;
   }
 }
+
+/** A mapping of HTTP header names to values (names checked). */
+export function readHeaders(r: ConfigReader, value: unknown, path: string): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    return r.fail(path, `expected a mapping of header names to values, got ${show(value)}`) ?? {};
+  }
+  const headers: Record<string, string> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key)) {
+      r.fail(`${path}.${key}`, `${show(key)} is not a valid header name`);
+      continue;
+    }
+    headers[key] = r.string(v, `${path}.${key}`, "");
+  }
+  return headers;
+}

@@ -6,9 +6,18 @@
  * @module
  */
 
-import { ConfigProblem, ConfigReader, formatHostPort, HostPort, show } from "./reader.ts";
+import {
+  ConfigProblem,
+  ConfigReader,
+  formatHostPort,
+  HostPort,
+  readHeaders,
+  show,
+} from "./reader.ts";
 import { timerDelay } from "../timers.ts";
 import { parseCidr } from "../otlp/cidr.ts";
+import { type AlertsConfig, readAlerts } from "./alerts.ts";
+export type { AlertsConfig };
 
 import type { LogFormat, LogLevel } from "../log/logger.ts";
 export type { LogFormat, LogLevel };
@@ -172,6 +181,7 @@ export interface Config {
   otlp: OtlpConfig;
   otlp_receiver: OtlpReceiverConfig;
   probes: ProbeConfig[];
+  alerts: AlertsConfig;
 }
 
 /** The outcome of validation: a config, or every problem found. */
@@ -186,6 +196,7 @@ const TOP_KEYS = [
   "otlp",
   "otlp_receiver",
   "probes",
+  "alerts",
 ] as const satisfies readonly (keyof Config)[];
 const SERVER_KEYS = [
   "listen",
@@ -311,7 +322,13 @@ export function validateConfig(raw: unknown): ValidateResult {
     otlp: readOtlp(r, top.otlp),
     otlp_receiver: readOtlpReceiver(r, top.otlp_receiver, server.listen),
     probes: readProbes(r, top.probes, server.listen),
+    alerts: undefined as unknown as AlertsConfig,
   };
+  config.alerts = readAlerts(r, top.alerts, {
+    probes: config.probes.map((p) => p.name),
+    retention: config.store.retention,
+    apiUrl: `http://${formatHostPort(loopbackOf(server.listen))}`,
+  });
   return r.problems.length ? { ok: false, problems: r.problems } : { ok: true, config };
 }
 
@@ -470,14 +487,19 @@ function readOtlpReceiver(r: ConfigReader, value: unknown, api: HostPort): OtlpR
   };
 }
 
+/** A listen address as a client reaches it: a wildcard host becomes loopback. */
+export function loopbackOf(listen: HostPort): HostPort {
+  const host = listen.host === "0.0.0.0" ? "127.0.0.1" : listen.host === "::" ? "::1" : listen.host;
+  return { host, port: listen.port };
+}
+
 /** The probe of the agent's own API that runs when `probes:` is absent. */
 export function selfProbe(listen: HostPort): ProbeConfig {
-  const host = listen.host === "0.0.0.0" ? "127.0.0.1" : listen.host === "::" ? "::1" : listen.host;
   return {
     name: "astron-watch",
     type: "http",
     kind: "server",
-    url: `http://${formatHostPort({ host, port: listen.port })}/healthz`,
+    url: `http://${formatHostPort(loopbackOf(listen))}/healthz`,
     interval: DEFAULTS.probeInterval,
     timeout: DEFAULTS.probeTimeout,
     retries: DEFAULTS.probeRetries,
@@ -569,22 +591,6 @@ function readProbe(r: ConfigReader, value: unknown, path: string): ProbeConfig |
     expect: readExpect(r, o.expect, `${path}.expect`, type),
   };
   return r.problems.length === before ? probe : undefined;
-}
-
-function readHeaders(r: ConfigReader, value: unknown, path: string): Record<string, string> {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== "object" || Array.isArray(value)) {
-    return r.fail(path, `expected a mapping of header names to values, got ${show(value)}`) ?? {};
-  }
-  const headers: Record<string, string> = {};
-  for (const [key, v] of Object.entries(value)) {
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key)) {
-      r.fail(`${path}.${key}`, `${show(key)} is not a valid header name`);
-      continue;
-    }
-    headers[key] = r.string(v, `${path}.${key}`, "");
-  }
-  return headers;
 }
 
 function readExpect(r: ConfigReader, value: unknown, path: string, type: ProbeType): ProbeExpect {

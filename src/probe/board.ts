@@ -140,6 +140,23 @@ export class ProbeBoard {
     return this.names().map((n) => this.status(n, now)!);
   }
 
+  /** Every probe's state, failures, last result and samples (newest last), unsummarized: what alert rules read. */
+  views(): {
+    name: string;
+    state: ProbeState;
+    failures: number;
+    last?: ProbeResult;
+    samples: readonly ProbeSample[];
+  }[] {
+    return [...this.#entries].map(([name, e]) => ({
+      name,
+      state: e.state,
+      failures: e.failures,
+      last: e.last,
+      samples: e.samples,
+    }));
+  }
+
   /** The most recent samples of one probe, newest last. */
   history(name: string, limit = 100): ProbeSample[] {
     return this.#entries.get(name)?.samples.slice(-limit) ?? [];

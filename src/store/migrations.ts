@@ -229,6 +229,40 @@ export const MIGRATIONS: Record<string, Migration> = {
       await db.schema.dropTable("span_blobs").ifExists().execute();
     },
   },
+  "0007_alerts": {
+    async up(db: AnyDb) {
+      await db.schema.createTable("alert_instances")
+        .addColumn("key", "text", (c) => c.primaryKey())
+        .addColumn("rule", "text", (c) => c.notNull())
+        .addColumn("record", "text", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createTable("alert_events")
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .addColumn("rule", "text", (c) => c.notNull())
+        .addColumn("key", "text", (c) => c.notNull())
+        .addColumn("event", "text", (c) => c.notNull())
+        .addColumn("severity", "text", (c) => c.notNull())
+        .addColumn("record", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("alert_events_at").on("alert_events").columns(["at"]).execute();
+      await db.schema.createTable("silences")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("matchers", "text", (c) => c.notNull())
+        .addColumn("starts_at", "bigint", (c) => c.notNull())
+        .addColumn("ends_at", "bigint", (c) => c.notNull())
+        .addColumn("author", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("comment", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("silences_ends").on("silences").columns(["ends_at"]).execute();
+    },
+    async down(db: AnyDb) {
+      for (const t of ["silences", "alert_events", "alert_instances"]) {
+        await db.schema.dropTable(t).ifExists().execute();
+      }
+    },
+  },
 };
 
 /** One migration's outcome, as Kysely's `MigrationResult`. */

@@ -186,6 +186,8 @@ export async function enforceRetention(
   let runs = await expireRuns(ctx, cutoff);
   let spans = await expireTable(ctx, "spans", cutoff);
   await expireTable(ctx, "probe_results", cutoff);
+  await ctx.backend.db.deleteFrom("alert_events").where("at", "<", cutoff).execute();
+  await ctx.backend.db.deleteFrom("silences").where("ends_at", "<", cutoff).execute();
   let blobs = await collectBlobs(ctx, now);
   let bytes = await storeSize(ctx);
   for (let round = 0; bytes > ctx.maxSize && round < 20; round++) {

@@ -142,6 +142,39 @@ export interface MetricRollupsTable {
   at: number;
 }
 
+/** One pending or firing alert instance (src/alerts/), so a restart neither repeats nor loses a notification. */
+export interface AlertInstancesTable {
+  key: string;
+  rule: string;
+  /** The instance as JSON (labels, state, since, last sent, value). */
+  record: string;
+  updated_at: number;
+}
+
+/** An alert that started or stopped firing. */
+export interface AlertEventsTable {
+  at: number;
+  rule: string;
+  key: string;
+  /** `firing` or `resolved`. */
+  event: string;
+  severity: string;
+  /** The instance as JSON at the event. */
+  record: string;
+}
+
+/** A silence made through the API or the shell. */
+export interface SilencesTable {
+  id: string;
+  /** Matchers as JSON (`[{ name, value, isRegex, isEqual }]`). */
+  matchers: string;
+  starts_at: number;
+  ends_at: number;
+  author: string;
+  comment: string;
+  created_at: number;
+}
+
 /** Every table. */
 export interface Database {
   runs: RunsTable;
@@ -154,4 +187,7 @@ export interface Database {
   span_blobs: SpanBlobsTable;
   metric_series: MetricSeriesTable;
   metric_rollups: MetricRollupsTable;
+  alert_instances: AlertInstancesTable;
+  alert_events: AlertEventsTable;
+  silences: SilencesTable;
 }

@@ -15,6 +15,7 @@ import type { OtlpReceiverStats } from "../../otlp/receiver.ts";
 import type { MetricsReader, ServicesResult } from "../../rollups/read.ts";
 import { errorMessage } from "../../errors.ts";
 import { textTable } from "../../text_table.ts";
+import type { AlertEngine } from "../../alerts/engine.ts";
 
 /** What `/status` reads. */
 export interface StatusDeps {
@@ -32,6 +33,8 @@ export interface StatusDeps {
   otlpStats?: () => OtlpReceiverStats;
   /** The platform's metric rollups: a services section over the last 5 minutes. */
   metrics?: Pick<MetricsReader, "services" | "now">;
+  /** The alert engine, when `alerts:` has rules. */
+  alerts?: () => AlertEngine | undefined;
 }
 
 /** The services section's window. */
@@ -51,6 +54,7 @@ export function statusRoutes(deps: StatusDeps): Hono<ApiEnv> {
     const probes = deps.board.list(now);
     const components = deps.readiness();
     const otlp = deps.otlpStats?.();
+    const engine = deps.alerts?.();
     const until = deps.metrics?.now?.() ?? now;
     const services = await deps.metrics?.services({ window: SERVICES_WINDOW, until })
       .catch((err) => errorMessage(err));
@@ -66,12 +70,14 @@ export function statusRoutes(deps: StatusDeps): Hono<ApiEnv> {
         otlp_receiver: otlp,
         probes,
         services: typeof services === "string" ? { error: services } : services?.services,
+        alerts: engine ? { ...engine.stats(), firing_alerts: engine.alerts() } : undefined,
       });
     }
     return c.text(
       renderStatus(deps, probes, components, now, deps.log?.(), deps.storeStats?.()) +
         (otlp ? `\n${renderOtlp(otlp)}\n` : "") +
-        (services === undefined ? "" : renderServices(services)),
+        (services === undefined ? "" : renderServices(services)) +
+        (engine ? renderAlerts(engine, now) : ""),
     );
   });
   return app;
@@ -166,6 +172,41 @@ export function renderServices(services: ServicesResult | string): string {
   ]);
   return `\nplatform services, last ${Math.round(SERVICES_WINDOW / 60_000)}m:\n` +
     textTable(["SERVICE", "REQ/MIN", "ERRORS", "P50", "P90", "P99", "CONC"], rows);
+}
+
+/** The alerts section of `/status`: firing and pending alerts, rules that fail, channels that fail. */
+export function renderAlerts(engine: AlertEngine, now: number): string {
+  const s = engine.stats();
+  const head =
+    `\nalerts: ${s.rules} rules, ${s.firing} firing, ${s.pending} pending, ${s.silences} silences` +
+    (s.last_evaluation
+      ? `, evaluated ${ago(now - s.last_evaluation.at)} ago in ${s.last_evaluation.ms}ms`
+      : "") +
+    (s.state_saved ? "" : ", STATE NOT SAVED (store away)");
+  const lines = [head];
+  for (const f of s.failing_rules) {
+    lines.push(`  rule ${f.rule} NOT EVALUATED: ${oneLine(f.error ?? "")}`);
+  }
+  for (const [name, c] of Object.entries(s.channels)) {
+    lines.push(
+      `  channel ${name}: sent ${c.sent}, queued ${c.queued}, refused ${c.refused}, failed attempts ${c.failed}, dropped ${c.dropped}` +
+        (c.last_error ? ` (last error: ${oneLine(c.last_error)})` : ""),
+    );
+  }
+  const alerts = engine.alerts();
+  if (alerts.length) {
+    const rows = alerts.map((a) => [
+      a.rule,
+      a.state + (a.silenced ? " (silenced)" : ""),
+      a.severity,
+      Object.entries(a.labels).filter(([k]) => k !== "rule" && k !== "severity")
+        .map(([k, v]) => `${k}=${v}`).join(",") || "-",
+      oneLine(a.text),
+      ago(now - (a.firing_since ?? a.active_since)),
+    ]);
+    lines.push(textTable(["RULE", "STATE", "SEVERITY", "LABELS", "VALUE", "FOR"], rows).trimEnd());
+  }
+  return lines.join("\n") + "\n";
 }
 
 function ms(v: number | null): string {
