@@ -128,7 +128,7 @@ export class AlertBook {
       // Values change every evaluation; only what the lifecycle needs after a restart is saved.
       if (`${i.state}|${i.notified}|${i.last_sent}` !== before) out.changed.push(i);
     }
-    for (const [key, i] of this.#byKey) {
+    for (const [key, i] of [...this.#byKey]) {
       if (i.rule !== rule.name || seen.has(key)) continue;
       this.#end(i, now, out);
     }
@@ -138,7 +138,7 @@ export class AlertBook {
   /** End every instance of rules no longer configured (a `resolved` for those that fired). */
   retain(rules: ReadonlySet<string>, now: number): StepResult {
     const out: StepResult = { events: [], changed: [], removed: [], transitions: [] };
-    for (const [key, i] of this.#byKey) {
+    for (const i of [...this.#byKey.values()]) {
       if (rules.has(i.rule)) continue;
       this.#end(i, now, out);
     }

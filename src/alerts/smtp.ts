@@ -85,7 +85,6 @@ class Session {
 
 /** RFC 2047 encoded-word for a UTF-8 header value (plain ASCII stays as is). */
 function encodeHeader(text: string): string {
-  // deno-lint-ignore no-control-regex
   if (/^[\x20-\x7e]*$/.test(text)) return text;
   return `=?UTF-8?B?${base64(text)}?=`;
 }

@@ -70,6 +70,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./metrics.ts")).metricsCommand,
   },
   {
+    name: "alerts",
+    summary: "alerts: list, history, silence, unsilence, test a channel, export to Prometheus",
+    load: async () => (await import("./alerts.ts")).alertsCommand,
+  },
+  {
     name: "logs",
     summary: "pipe stdin lines into a rotating log file",
     load: async () => (await import("./logs.ts")).logsCommand,

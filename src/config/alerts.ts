@@ -551,10 +551,6 @@ function readCondition(
     case "latency": {
       const src = source();
       const q = r.oneOf(o.quantile, `${path}.quantile`, ["p50", "p90", "p99"] as const, "p99");
-      const phases = ["total", "dns", "connect", "tls", "first_byte", "first_event"] as const;
-      if (o.phase !== undefined && src !== "probes") {
-        r.fail(`${path}.phase`, "is for source probes");
-      }
       if (o.above === undefined) r.fail(`${path}.above`, "is required (a duration, like 500ms)");
       return {
         kind,
