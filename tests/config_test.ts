@@ -59,8 +59,8 @@ const BAD_CONFIGS: { name: string; yaml: string; line: string; env?: Record<stri
   },
   {
     name: "an unknown top-level key",
-    yaml: "alarms: {}\n",
-    line: "alarms: unknown key (known: server, log, store, otlp, otlp_receiver, probes)",
+    yaml: "nonsense: {}\n",
+    line: "nonsense: unknown key (known: server, log, store, otlp, otlp_receiver, probes, alerts)",
   },
   {
     name: "broken YAML",

@@ -127,8 +127,21 @@ export class AlertEngine implements Component {
     });
   }
 
+  /** Ask the rollups to keep in memory the minutes the rules over platform metrics read. */
+  #keepRecent(): void {
+    let longest = 0;
+    for (const r of this.#config.rules) {
+      const c = r.condition;
+      if ((c.kind === "error_ratio" || c.kind === "latency") && c.source === "otlp") {
+        longest = Math.max(longest, c.window);
+      } else if (c.kind === "absent" && c.source === "otlp") longest = Math.max(longest, 60_000);
+    }
+    this.#o.metrics.keepRecent?.(Math.min(longest, MAX_RECENT));
+  }
+
   /** Load the saved state and the outbox, then evaluate on schedule. */
   async start(): Promise<void> {
+    this.#keepRecent();
     await this.#outbox.start();
     try {
       const db = this.#o.store.backend.db;
@@ -156,6 +169,7 @@ export class AlertEngine implements Component {
   async reload(config: Config): Promise<void> {
     this.#full = config;
     this.#config = config.alerts;
+    this.#keepRecent();
     await this.#outbox.reload({
       channels: config.alerts.channels,
       limit: config.alerts.outbox_limit,
@@ -316,7 +330,11 @@ export class AlertEngine implements Component {
     return {
       now,
       probes: () => this.#o.board.views(),
-      services: (window) => this.#o.metrics.services({ window, until: now }),
+      services: (window) =>
+        Promise.resolve(
+          this.#o.metrics.recentServices?.(window, now) ??
+            this.#o.metrics.services({ window, until: now }),
+        ),
       db: () => store.backend.db,
       storeUsage: async () => ({ bytes: await store.size(), max: this.#full.store.max_size }),
       logDrops: (window) => {
@@ -412,6 +430,9 @@ export class AlertEngine implements Component {
     };
   }
 }
+
+/** Longest window the rollups keep in memory for rules (longer ones read the database). */
+const MAX_RECENT = 6 * 3_600_000;
 
 /** Reject with a timeout error after `ms`. */
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -12,7 +12,6 @@
 
 import { stringify } from "yaml";
 import type { AlertRule } from "../config/alerts.ts";
-import { formatDuration } from "../config/units.ts";
 
 /** A rule's PromQL, or why it has none. */
 export type PromqlForm = { expr: string } | { none: string };
@@ -27,7 +26,25 @@ function matcher(label: string, globs: readonly string[]): string {
   return `${label}=~${JSON.stringify(re)}`;
 }
 
-const range = (ms: number) => `[${formatDuration(ms)}]`;
+/**
+ * A duration as Prometheus writes it: whole units only, largest first
+ * (`90s` is `1m30s`; Prometheus refuses `1.5m`, the form of `formatDuration`).
+ */
+function promDuration(ms: number): string {
+  if (ms <= 0) return "0s";
+  const units = [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1_000]] as const;
+  let rest = Math.round(ms);
+  let out = "";
+  for (const [unit, size] of units) {
+    if (rest >= size) {
+      out += `${Math.floor(rest / size)}${unit}`;
+      rest %= size;
+    }
+  }
+  return rest > 0 ? `${out}${rest}ms` : out;
+}
+
+const range = (ms: number) => `[${promDuration(ms)}]`;
 
 /** The PromQL expression of a rule's condition, or why there is none. */
 export function promqlOf(rule: AlertRule): PromqlForm {
@@ -108,7 +125,7 @@ export function prometheusRules(rules: readonly AlertRule[]): string {
       continue;
     }
     const r: Record<string, unknown> = { alert: rule.name, expr: form.expr };
-    if (rule.for > 0) r.for = formatDuration(rule.for);
+    if (rule.for > 0) r.for = promDuration(rule.for);
     r.labels = { severity: rule.severity, ...rule.labels };
     const ann: Record<string, string> = {};
     for (const [k, v] of Object.entries(rule.annotations)) {

@@ -83,10 +83,25 @@ class Session {
   }
 }
 
-/** RFC 2047 encoded-word for a UTF-8 header value (plain ASCII stays as is). */
+/**
+ * RFC 2047 encoded-words for a UTF-8 header value (plain ASCII stays as is):
+ * each word at most 75 characters and whole characters only (at most 39
+ * bytes, 52 Base64 characters, so the first line stays within 78 with
+ * `Subject: `), folded onto continuation lines.
+ */
 function encodeHeader(text: string): string {
   if (/^[\x20-\x7e]*$/.test(text)) return text;
-  return `=?UTF-8?B?${base64(text)}?=`;
+  const words: string[] = [];
+  let chunk = "";
+  for (const ch of text) {
+    if (chunk && new TextEncoder().encode(chunk + ch).length > 39) {
+      words.push(`=?UTF-8?B?${base64(chunk)}?=`);
+      chunk = "";
+    }
+    chunk += ch;
+  }
+  if (chunk) words.push(`=?UTF-8?B?${base64(chunk)}?=`);
+  return words.join("\r\n ");
 }
 
 function base64(text: string): string {
@@ -122,7 +137,9 @@ export async function sendEmail(c: ChannelConfig, n: Notification): Promise<Deli
   const hostname = url.hostname.replace(/^\[|\]$/g, "");
   const port = Number(url.port || (tls ? 465 : 25));
   let session: Session | undefined;
+  let timedOut = false;
   const timer = setTimeout(() => {
+    timedOut = true;
     try {
       session?.conn.close();
     } catch { /* closed already */ }
@@ -163,6 +180,7 @@ export async function sendEmail(c: ChannelConfig, n: Notification): Promise<Deli
     if (err instanceof SmtpReply) {
       return { result: err.code >= 500 ? "refused" : "failed", answer: err.message };
     }
+    if (timedOut) return { result: "failed", answer: `no answer within ${c.timeout}ms` };
     return { result: "failed", answer: (err as Error)?.message ?? String(err) };
   } finally {
     clearTimeout(timer);

@@ -236,6 +236,11 @@ export function readAlerts(r: ConfigReader, value: unknown, ctx: AlertsContext):
   const external = r.string(o.external_url, "alerts.external_url", "").replace(/\/+$/, "");
   if (external) r.url(external, "alerts.external_url", ["http:", "https:"]);
   const channels = readChannels(r, o.channels);
+  // Rules may name a channel that has problems of its own: those are reported
+  // at the channel, not again (as "not a channel") at every rule naming it.
+  const declared = o.channels && typeof o.channels === "object" && !Array.isArray(o.channels)
+    ? Object.keys(o.channels)
+    : [];
   const defaults = {
     group_wait: r.duration(o.group_wait, "alerts.group_wait", 30_000),
     repeat_interval: r.duration(o.repeat_interval, "alerts.repeat_interval", 4 * 3_600_000, 60_000),
@@ -243,18 +248,21 @@ export function readAlerts(r: ConfigReader, value: unknown, ctx: AlertsContext):
   const rules: AlertRule[] = [];
   const seen = new Map<string, number>();
   (r.list(o.rules, "alerts.rules") ?? []).forEach((item, i) => {
-    const rule = readRule(r, item, `alerts.rules[${i}]`, { ...ctx, channels, defaults });
-    if (!rule) return;
-    const first = seen.get(rule.name);
+    const rule = readRule(r, item, `alerts.rules[${i}]`, { ...ctx, declared, defaults });
+    // A rule with problems still takes its name, so a duplicate is named at once.
+    const raw = (item as { name?: unknown } | null)?.name;
+    const name = rule?.name ??
+      (typeof raw === "string" || typeof raw === "number" ? String(raw) : "");
+    const first = name ? seen.get(name) : undefined;
     if (first !== undefined) {
       r.fail(
         `alerts.rules[${i}].name`,
-        `${show(rule.name)} is already used by alerts.rules[${first}]`,
+        `${show(name)} is already used by alerts.rules[${first}]`,
       );
       return;
     }
-    seen.set(rule.name, i);
-    rules.push(rule);
+    if (name) seen.set(name, i);
+    if (rule) rules.push(rule);
   });
   const silences: SilenceConfig[] = [];
   (r.list(o.silences, "alerts.silences") ?? []).forEach((item, i) => {
@@ -353,7 +361,8 @@ function readChannel(r: ConfigReader, value: unknown, path: string): ChannelConf
 }
 
 interface RuleContext extends AlertsContext {
-  channels: Record<string, ChannelConfig>;
+  /** Every name under `alerts.channels`, valid or not. */
+  declared: readonly string[];
   defaults: { group_wait: number; repeat_interval: number };
 }
 
@@ -388,8 +397,8 @@ function readRule(
   const labels = readLabels(r, o.labels, `${path}.labels`);
   const channels = (r.list(o.channels, `${path}.channels`) ?? []).map((v, i) => {
     const c = r.string(v, `${path}.channels[${i}]`, "");
-    if (!(c in ctx.channels)) {
-      const known = Object.keys(ctx.channels);
+    if (!ctx.declared.includes(c)) {
+      const known = ctx.declared;
       r.fail(
         `${path}.channels[${i}]`,
         `${show(c)} is not a channel in alerts.channels${

@@ -114,6 +114,10 @@ export interface MetricsReader {
   query(q: MetricQuery): Promise<MetricQueryResult>;
   /** The reader's clock (epoch ms), when it has its own: "now" for windows and ranges. */
   now?(): number;
+  /** The services summary from memory, when the reader keeps the window there (alert rules). */
+  recentServices?(window: number, until: number): ServicesResult | undefined;
+  /** Keep windows up to `ms` in memory for {@linkcode MetricsReader.recentServices}. */
+  keepRecent?(ms: number): void;
 }
 
 /** The group-by key that stands for the metric name (Prometheus' own name for it). */

@@ -74,6 +74,8 @@ import {
 import type { MetricQuery, ServicesQuery } from "./params.ts";
 import { mergeExposition, receivedFamilies } from "./exposition.ts";
 import { sameBounds } from "./quantile.ts";
+import { RecentServices } from "./recent.ts";
+import { PLATFORM_METRICS } from "./read.ts";
 
 /** Options for {@linkcode MetricRollups}. */
 export interface MetricRollupsOptions {
@@ -156,6 +158,7 @@ export class MetricRollups implements Component, MetricsSink, MetricsReader {
   #running = false;
   #failing?: string;
   #stats = { points_taken: 0, points_dropped: 0, flushes: 0, flush_failures: 0 };
+  readonly #recent: RecentServices;
 
   constructor(options: MetricRollupsOptions) {
     this.#store = options.store;
@@ -167,6 +170,17 @@ export class MetricRollups implements Component, MetricsSink, MetricsReader {
     this.#retentionInterval = options.retentionInterval ?? 60_000;
     this.#staleAfter = options.staleAfter ?? 600_000;
     this.#warmup = options.warmup ?? 65_000;
+    this.#recent = new RecentServices(this.#now());
+  }
+
+  /** Keep requests and latency per service and func in memory for windows up to `ms` (alert rules). */
+  keepRecent(ms: number): void {
+    this.#recent.keep(ms, this.#now());
+  }
+
+  /** The services summary over `window` from memory, when it covers the window; else `undefined`. */
+  recentServices(window: number, until: number): ServicesResult | undefined {
+    return this.#recent.covers(window, until) ? this.#recent.services(window, until) : undefined;
   }
 
   /** Start flushing and the retention pass. Never fails: a database that is down is waited for. */
@@ -221,6 +235,7 @@ export class MetricRollups implements Component, MetricsSink, MetricsReader {
     let scratch: { sum: number; counts: number[] } = { sum: 0, counts: [] };
     for (const m of metrics) {
       const svc = this.#service(m.service, receivedAt);
+      this.#recent.heard(m.service, receivedAt);
       const fresh = (start: string) => {
         const ms = nanosToMs(start);
         return !!svc && ms > svc.horizon &&
@@ -263,6 +278,10 @@ export class MetricRollups implements Component, MetricsSink, MetricsReader {
           inc.sum += scratch.sum;
           for (let i = 0; i < scratch.counts.length; i++) inc.counts![i] += scratch.counts[i];
           if (t > inc.at) inc.at = t;
+          if (m.name === PLATFORM_METRICS.latency) {
+            const func = String(p.attributes.func ?? "");
+            this.#recent.addLatency(m.service, func, inc.minute, bounds, scratch.counts);
+          }
         }
       } else if (m.kind === "sum" && m.monotonic) {
         for (const p of m.points) {
@@ -290,6 +309,16 @@ export class MetricRollups implements Component, MetricsSink, MetricsReader {
           }
           inc.value += added;
           if (t > inc.at) inc.at = t;
+          if (m.name === PLATFORM_METRICS.requests) {
+            const a = p.attributes;
+            this.#recent.addRequests(
+              m.service,
+              String(a.func ?? ""),
+              String(a.ret ?? ""),
+              inc.minute,
+              added,
+            );
+          }
         }
       } else {
         // A gauge, or an up-down counter: its level is the value (delta points add up to it).
