@@ -81,14 +81,18 @@ alerts:
     const alerts = async (): Promise<AmAlert[]> => {
       try {
         const res = await fetch(`${base}/api/v2/alerts`);
-        return res.ok ? await res.json() : [];
+        if (res.ok) return await res.json();
+        await res.body?.cancel();
+        return [];
       } catch {
         return [];
       }
     };
     await waitUntil("alertmanager ready", async () => {
       try {
-        return (await fetch(`${base}/-/ready`)).ok;
+        const res = await fetch(`${base}/-/ready`);
+        await res.body?.cancel();
+        return res.ok;
       } catch {
         return false;
       }

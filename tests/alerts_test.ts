@@ -249,9 +249,11 @@ Deno.test("alerts: a silence made through the API holds the notification; ending
     assert.deepStrictEqual(hook.requests.length, 0);
     const del = await agent.fetch(`/api/v1/silences/${id}`, { method: "DELETE", headers: auth });
     assert.deepStrictEqual(del.status, 200);
+    await del.body?.cancel();
     await hook.waitFor(() => count(hook, "service-down", "firing") === 1);
     const again = await agent.fetch(`/api/v1/silences/${id}`, { method: "DELETE", headers: auth });
     assert.deepStrictEqual(again.status, 404);
+    await again.body?.cancel();
   } finally {
     await agent.close();
     await hook.close();

@@ -71,7 +71,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: "alerts",
-    summary: "alerts: list, history, silence, unsilence, test a channel, export to Prometheus",
+    summary: "list alerts and their history, silence them, test a channel, export to Prometheus",
     load: async () => (await import("./alerts.ts")).alertsCommand,
   },
   {
