@@ -106,7 +106,7 @@ export class Receiver {
 /** A TCP port that accepts (up) or refuses (down) connections. */
 export class TcpTarget {
   #listener?: Deno.Listener;
-  #conns = new Set<Deno.Conn>();
+  #conns = new Map<Deno.Conn, ReturnType<typeof setTimeout>>();
   readonly port: number;
 
   constructor() {
@@ -122,13 +122,15 @@ export class TcpTarget {
   async #accept(l: Deno.Listener): Promise<void> {
     try {
       for await (const c of l) {
-        this.#conns.add(c);
-        setTimeout(() => {
-          this.#conns.delete(c);
-          try {
-            c.close();
-          } catch { /* closed */ }
-        }, 50);
+        this.#conns.set(
+          c,
+          setTimeout(() => {
+            this.#conns.delete(c);
+            try {
+              c.close();
+            } catch { /* closed */ }
+          }, 50),
+        );
       }
     } catch { /* closed */ }
   }
@@ -146,10 +148,12 @@ export class TcpTarget {
 
   close(): void {
     this.down();
-    for (const c of this.#conns) {
+    for (const [c, timer] of this.#conns) {
+      clearTimeout(timer);
       try {
         c.close();
       } catch { /* closed */ }
     }
+    this.#conns.clear();
   }
 }
