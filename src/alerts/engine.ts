@@ -184,11 +184,6 @@ export class AlertEngine implements Component {
     return this.#cycle;
   }
 
-  /** Resolves once nothing due waits in the outbox (tests). */
-  settled(): Promise<void> {
-    return this.#outbox.idle();
-  }
-
   #schedule(ms: number): void {
     if (!this.#running) return;
     this.#timer = setTimeout(async () => {
@@ -219,7 +214,7 @@ export class AlertEngine implements Component {
         return { rule, samples: undefined };
       }
     }));
-    const silenced = (labels: Record<string, string>) => this.#silenced(labels, now);
+    const silenced = this.#silencer(now);
     const queue: { rule: AlertRule; events: AlertEvent[] }[] = [];
     const merge = (step: StepResult, rule?: AlertRule) => {
       for (const i of step.changed) {
@@ -381,14 +376,16 @@ export class AlertEngine implements Component {
     return [...fromConfig, ...this.#silences].filter((s) => s.ends_at > now);
   }
 
-  #silenced(labels: Record<string, string>, now: number): boolean {
-    return this.silences(now).some((s) => s.starts_at <= now && matchesAll(s.matchers, labels));
+  /** Whether a label set is silenced at `now`: the silences in force, gathered once. */
+  #silencer(now: number): (labels: Record<string, string>) => boolean {
+    const active = this.silences(now).filter((s) => s.starts_at <= now);
+    return (labels) => active.some((s) => matchesAll(s.matchers, labels));
   }
 
   /** Pending and firing alerts. */
   alerts(): AlertView[] {
-    const now = this.#now();
-    return this.#book.list().map((a) => ({ ...a, silenced: this.#silenced(a.labels, now) }))
+    const silenced = this.#silencer(this.#now());
+    return this.#book.list().map((a) => ({ ...a, silenced: silenced(a.labels) }))
       .sort((
         a,
         b,

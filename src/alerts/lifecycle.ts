@@ -53,6 +53,12 @@ export interface StepResult {
   transitions: AlertEvent[];
 }
 
+/** An alert's own labels for a table cell: `probe=api,team=x` (not `rule`, `severity`), or `-`. */
+export function labelsText(labels: Record<string, string>): string {
+  return Object.entries(labels).filter(([k]) => k !== "rule" && k !== "severity")
+    .map(([k, v]) => `${k}=${v}`).join(",") || "-";
+}
+
 /** The key of an instance: rule name and sorted condition labels. */
 export function instanceKey(rule: string, labels: Record<string, string>): string {
   const parts = Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`);

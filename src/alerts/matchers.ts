@@ -55,12 +55,23 @@ export function matchesAll(
 ): boolean {
   return matchers.every((m) => {
     const v = labels[m.name] ?? "";
-    const hit = m.isRegex ? new RegExp(`^(?:${m.value})$`).test(v) : v === m.value;
+    const hit = m.isRegex ? anchored(m.value).test(v) : v === m.value;
     return hit === m.isEqual;
   });
 }
 
 const GLOBS = new Map<string, RegExp>();
+const REGEXES = new Map<string, RegExp>();
+
+/** A matcher's regex, anchored to the whole value, compiled once. */
+function anchored(src: string): RegExp {
+  let re = REGEXES.get(src);
+  if (!re) {
+    if (REGEXES.size > 10_000) REGEXES.clear();
+    REGEXES.set(src, re = new RegExp(`^(?:${src})$`));
+  }
+  return re;
+}
 
 /** Whether a glob (`*` any run of characters, `?` one) matches the whole name. */
 export function globMatch(glob: string, name: string): boolean {

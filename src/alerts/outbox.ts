@@ -145,6 +145,12 @@ export class Outbox {
       this.#lanes.delete(name);
       lane.wake?.();
       await lane.running;
+      if (lane.entries.length) {
+        this.#o.logger.warn("alert channel removed: its undelivered messages dropped", {
+          channel: name,
+          count: lane.entries.length,
+        });
+      }
       await Deno.remove(`${this.#o.dir}/${name}`, { recursive: true }).catch(() => {});
     }
     for (const name of Object.keys(options.channels)) {
@@ -203,17 +209,6 @@ export class Outbox {
     }
     lane.stats.queued = lane.entries.length;
     lane.wake?.();
-  }
-
-  /** Resolves once every channel's queue is empty or waiting on a failure (for tests and shutdown). */
-  async idle(): Promise<void> {
-    while (
-      [...this.#lanes.values()].some((l) =>
-        l.entries.some((e) => e.due <= this.#now()) && l.holdUntil <= this.#now()
-      )
-    ) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
   }
 
   #lane(name: string): Lane {

@@ -15,6 +15,7 @@ import { openStoreForReading } from "./open_store.ts";
 import { textTable } from "../text_table.ts";
 import { parseTime } from "../query_params.ts";
 import type { Store } from "../store/store.ts";
+import { labelsText } from "../alerts/lifecycle.ts";
 
 const USAGE = `usage: astron-watch alerts <subcommand> [options]
 
@@ -130,8 +131,7 @@ async function list(store: Store, json?: boolean): Promise<number> {
     a.rule,
     a.state,
     a.severity,
-    Object.entries(a.labels).filter(([k]) => k !== "rule" && k !== "severity")
-      .map(([k, v]) => `${k}=${v}`).join(",") || "-",
+    labelsText(a.labels),
     a.text,
     iso(a.firing_since ?? a.active_since),
   ]);
@@ -160,8 +160,7 @@ async function history(store: Store, values: { since?: string; json?: boolean })
     e.event,
     e.rule,
     e.severity,
-    Object.entries(e.labels).filter(([k]) => k !== "rule" && k !== "severity")
-      .map(([k, v]) => `${k}=${v}`).join(",") || "-",
+    labelsText(e.labels),
     e.text,
   ]);
   out(textTable(["AT", "EVENT", "RULE", "SEVERITY", "LABELS", "VALUE"], rows));

@@ -219,7 +219,6 @@ export function conditionLabels(c: AlertCondition): string[] {
   }
 }
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const LABEL_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** What the rest of the config tells the alerts section. */
@@ -299,10 +298,7 @@ function readChannels(r: ConfigReader, value: unknown): Record<string, ChannelCo
   }
   for (const [name, raw] of Object.entries(value)) {
     const path = child("alerts.channels", name);
-    if (!NAME_RE.test(name)) {
-      r.fail(path, `${show(name)} must be letters, digits, "_", "-" or "." (max 64)`);
-      continue;
-    }
+    if (!r.name(name, path)) continue;
     const c = readChannel(r, raw, path);
     if (c) out[name] = c;
   }
@@ -376,9 +372,7 @@ function readRule(
   const o = r.object(value, path, RULE_KEYS);
   if (o.name === undefined || o.name === null) r.fail(`${path}.name`, "is required");
   const name = r.string(o.name, `${path}.name`, "");
-  if (name && !NAME_RE.test(name)) {
-    r.fail(`${path}.name`, `${show(name)} must be letters, digits, "_", "-" or "." (max 64)`);
-  }
+  if (name) r.name(name, `${path}.name`);
   const kinds = CONDITION_KINDS.filter((k) => o[k] !== undefined);
   if (kinds.length !== 1) {
     r.fail(

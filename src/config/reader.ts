@@ -83,6 +83,8 @@ function editDistance(a: string, b: string): number {
 }
 
 /** Collects problems while reading a raw tree into typed values. */
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
 export class ConfigReader {
   readonly problems: ConfigProblem[] = [];
 
@@ -233,6 +235,13 @@ export class ConfigReader {
       return this.fail(path, `${shown} has port 0`);
     }
     return url;
+  }
+
+  /** A name (probe, rule, channel): letters, digits, `_`, `-`, `.`, at most 64; true when it is one. */
+  name(name: string, path: string): boolean {
+    if (NAME_RE.test(name)) return true;
+    this.fail(path, `${show(name)} must be letters, digits, "_", "-" or "." (max 64)`);
+    return false;
   }
 
   /** A list; a missing value gives `undefined` so the caller picks the default. */

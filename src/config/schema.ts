@@ -303,8 +303,6 @@ export const DEFAULTS = {
   probeRetries: 3,
 } as const;
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
 /**
  * Validate a raw config tree. Every problem is collected, none thrown.
  *
@@ -535,9 +533,7 @@ function readProbe(r: ConfigReader, value: unknown, path: string): ProbeConfig |
   const o = r.object(value, path, PROBE_KEYS);
   if (o.name === undefined || o.name === null) r.fail(`${path}.name`, "is required");
   const name = r.string(o.name, `${path}.name`, "");
-  if (name && !NAME_RE.test(name)) {
-    r.fail(`${path}.name`, `${show(name)} must be letters, digits, "_", "-" or "." (max 64)`);
-  }
+  if (name) r.name(name, `${path}.name`);
   if (o.type === undefined) r.fail(`${path}.type`, `is required (${PROBE_TYPES.join(" | ")})`);
   const type = r.oneOf(o.type, `${path}.type`, PROBE_TYPES, "http");
   const address = ADDRESS[type];

@@ -245,7 +245,8 @@ function gaugeAt(g: Group, i: number): number {
 
 const finite = (v: number): number | null => Number.isFinite(v) ? v : null;
 
-function latency(h: Buckets | undefined): LatencyStats | null {
+/** p50/p90/p99 and the observation count of a merged histogram (`null` without one). */
+export function latencyStats(h: Buckets | undefined): LatencyStats | null {
   if (!h) return null;
   let count = 0;
   for (let i = 0; i < h.counts.length; i++) count += h.counts[i];
@@ -346,8 +347,8 @@ export async function readServices(
       requests_per_min: round(requests / (span / 60_000)),
       errors,
       error_ratio: requests > 0 ? round(errors / requests) : null,
-      latency_ms: latency(histogramOf(p.latency)),
-      rely_latency_ms: latency(histogramOf(p.relyLatency)),
+      latency_ms: latencyStats(histogramOf(p.latency)),
+      rely_latency_ms: latencyStats(histogramOf(p.relyLatency)),
       concurrency: finite(concurrency),
     };
   };
@@ -362,7 +363,7 @@ export async function readServices(
 }
 
 /** Round to 6 significant decimals, so ratios print cleanly. */
-function round(v: number): number {
+export function round(v: number): number {
   return Math.round(v * 1e6) / 1e6;
 }
 

@@ -10,8 +10,8 @@
  * @module
  */
 
-import { type Buckets, histogramQuantile, mergeBuckets, sameBounds } from "./quantile.ts";
-import type { LatencyStats, ServicesResult, ServiceStats } from "./read.ts";
+import { type Buckets, mergeBuckets, sameBounds } from "./quantile.ts";
+import { latencyStats, round, type ServicesResult, type ServiceStats } from "./read.ts";
 
 interface Minute {
   minute: number;
@@ -142,23 +142,8 @@ function stats(requests: number, errors: number, hists: Buckets[], span: number)
     requests_per_min: round(requests / (span / 60_000)),
     errors,
     error_ratio: requests > 0 ? round(errors / requests) : null,
-    latency_ms: latency(mergeBuckets(hists)),
+    latency_ms: latencyStats(mergeBuckets(hists)),
     rely_latency_ms: null,
     concurrency: null,
   };
-}
-
-function latency(h: Buckets | undefined): LatencyStats | null {
-  if (!h) return null;
-  let count = 0;
-  for (let i = 0; i < h.counts.length; i++) count += h.counts[i];
-  const q = (p: number) => {
-    const v = histogramQuantile(p, h);
-    return Number.isFinite(v) ? round(v) : null;
-  };
-  return { p50: q(0.5), p90: q(0.9), p99: q(0.99), count };
-}
-
-function round(v: number): number {
-  return Math.round(v * 1e6) / 1e6;
 }

@@ -236,6 +236,8 @@ export class MetricRollups implements Component, MetricsSink, MetricsReader {
     for (const m of metrics) {
       const svc = this.#service(m.service, receivedAt);
       this.#recent.heard(m.service, receivedAt);
+      const requests = m.name === PLATFORM_METRICS.requests;
+      const latency = m.name === PLATFORM_METRICS.latency;
       const fresh = (start: string) => {
         const ms = nanosToMs(start);
         return !!svc && ms > svc.horizon &&
@@ -278,7 +280,7 @@ export class MetricRollups implements Component, MetricsSink, MetricsReader {
           inc.sum += scratch.sum;
           for (let i = 0; i < scratch.counts.length; i++) inc.counts![i] += scratch.counts[i];
           if (t > inc.at) inc.at = t;
-          if (m.name === PLATFORM_METRICS.latency) {
+          if (latency) {
             const func = String(p.attributes.func ?? "");
             this.#recent.addLatency(m.service, func, inc.minute, bounds, scratch.counts);
           }
@@ -309,7 +311,7 @@ export class MetricRollups implements Component, MetricsSink, MetricsReader {
           }
           inc.value += added;
           if (t > inc.at) inc.at = t;
-          if (m.name === PLATFORM_METRICS.requests) {
+          if (requests) {
             const a = p.attributes;
             this.#recent.addRequests(
               m.service,

@@ -16,6 +16,7 @@ import type { MetricsReader, ServicesResult } from "../../rollups/read.ts";
 import { errorMessage } from "../../errors.ts";
 import { textTable } from "../../text_table.ts";
 import type { AlertEngine } from "../../alerts/engine.ts";
+import { labelsText } from "../../alerts/lifecycle.ts";
 
 /** What `/status` reads. */
 export interface StatusDeps {
@@ -199,8 +200,7 @@ export function renderAlerts(engine: AlertEngine, now: number): string {
       a.rule,
       a.state + (a.silenced ? " (silenced)" : ""),
       a.severity,
-      Object.entries(a.labels).filter(([k]) => k !== "rule" && k !== "severity")
-        .map(([k, v]) => `${k}=${v}`).join(",") || "-",
+      labelsText(a.labels),
       oneLine(a.text),
       ago(now - (a.firing_since ?? a.active_since)),
     ]);
