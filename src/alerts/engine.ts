@@ -200,20 +200,29 @@ export class AlertEngine implements Component {
     await this.#refreshSilences(now);
     const reads = new CycleReads(this.#inputs(now));
     const failing: RuleHealth[] = [];
-    const results = await Promise.all(cfg.rules.map(async (rule) => {
+    // Rules run one after another, handing the thread back to the event loop
+    // every few milliseconds: SQLite reads are synchronous, and a probe that
+    // falls due during a cycle should wait for one slice, not for the cycle.
+    const results: { rule: AlertRule; samples?: Sample[] }[] = [];
+    let slice = performance.now();
+    for (const rule of cfg.rules) {
+      if (performance.now() - slice > SLICE_MS) {
+        await new Promise((r) => setTimeout(r, 0));
+        slice = performance.now();
+      }
       const t0 = performance.now();
       try {
         const samples = await withTimeout(evaluate(rule.condition, reads), cfg.evaluation_timeout);
-        return { rule, samples };
+        results.push({ rule, samples });
       } catch (err) {
         failing.push({
           rule: rule.name,
           ms: Math.round(performance.now() - t0),
           error: errorMessage(err),
         });
-        return { rule, samples: undefined };
+        results.push({ rule });
       }
-    }));
+    }
     const silenced = this.#silencer(now);
     const queue: { rule: AlertRule; events: AlertEvent[] }[] = [];
     const merge = (step: StepResult, rule?: AlertRule) => {
@@ -230,7 +239,7 @@ export class AlertEngine implements Component {
       if (rule && step.events.length) queue.push({ rule, events: step.events });
     };
     for (const { rule, samples } of results) {
-      if (samples) merge(this.#book.step(rule, samples as Sample[], now, silenced), rule);
+      if (samples) merge(this.#book.step(rule, samples, now, silenced), rule);
     }
     const gone = this.#book.retain(new Set(cfg.rules.map((r) => r.name)), now);
     merge(gone);
@@ -432,6 +441,9 @@ export class AlertEngine implements Component {
 const MAX_RECENT = 6 * 3_600_000;
 
 /** Reject with a timeout error after `ms`. */
+/** Longest stretch of rule evaluation before the cycle yields to timers and I/O. */
+const SLICE_MS = 4;
+
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout>;
   const t = new Promise<never>((_, reject) => {
