@@ -17,7 +17,10 @@ import {
 import { timerDelay } from "../timers.ts";
 import { parseCidr } from "../otlp/cidr.ts";
 import { type AlertsConfig, readAlerts } from "./alerts.ts";
-export type { AlertsConfig };
+import { type AccessLogConfig, readAccessLogs } from "./access_logs.ts";
+import { readServiceLogs, type ServiceLogConfig } from "./service_logs.ts";
+import { type HousekeepingConfig, readHousekeeping } from "./housekeeping.ts";
+export type { AccessLogConfig, AlertsConfig, HousekeepingConfig, ServiceLogConfig };
 
 import type { LogFormat, LogLevel } from "../log/logger.ts";
 export type { LogFormat, LogLevel };
@@ -182,6 +185,9 @@ export interface Config {
   otlp_receiver: OtlpReceiverConfig;
   probes: ProbeConfig[];
   alerts: AlertsConfig;
+  access_logs: AccessLogConfig[];
+  service_logs: ServiceLogConfig[];
+  housekeeping: HousekeepingConfig[];
 }
 
 /** The outcome of validation: a config, or every problem found. */
@@ -197,6 +203,9 @@ const TOP_KEYS = [
   "otlp_receiver",
   "probes",
   "alerts",
+  "access_logs",
+  "service_logs",
+  "housekeeping",
 ] as const satisfies readonly (keyof Config)[];
 const SERVER_KEYS = [
   "listen",
@@ -321,6 +330,9 @@ export function validateConfig(raw: unknown): ValidateResult {
     otlp_receiver: readOtlpReceiver(r, top.otlp_receiver, server.listen),
     probes: readProbes(r, top.probes, server.listen),
     alerts: undefined as unknown as AlertsConfig,
+    access_logs: readAccessLogs(r, top.access_logs),
+    service_logs: readServiceLogs(r, top.service_logs),
+    housekeeping: readHousekeeping(r, top.housekeeping),
   };
   config.alerts = readAlerts(r, top.alerts, {
     probes: config.probes.map((p) => p.name),
