@@ -59,7 +59,12 @@ export function readServiceLogs(r: ConfigReader, value: unknown): ServiceLogConf
     seen.add(name);
     const path = r.string(o.path, `${at}.path`, "");
     if (!path) r.fail(`${at}.path`, "is required (a file or a glob)");
-    const format = r.oneOf(o.format, `${at}.format`, ["loguru", "json", "regex"] as const, "loguru");
+    const format = r.oneOf(
+      o.format,
+      `${at}.format`,
+      ["loguru", "json", "regex"] as const,
+      "loguru",
+    );
     let regex: RegExp | undefined;
     if (format === "regex") {
       const text = r.string(o.regex, `${at}.regex`, "");

@@ -263,6 +263,83 @@ export const MIGRATIONS: Record<string, Migration> = {
       }
     },
   },
+  "0008_host_logs": {
+    async up(db: AnyDb) {
+      await db.schema.createTable("tail_positions")
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("key", "text", (c) => c.notNull())
+        .addColumn("ino", "text", (c) => c.notNull())
+        .addColumn("head", "text", (c) => c.notNull())
+        .addColumn("path", "text", (c) => c.notNull())
+        .addColumn("offset", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("tail_positions_pk", ["source", "key"])
+        .execute();
+      await db.schema.createTable("access_minutes")
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("minute", "bigint", (c) => c.notNull())
+        .addColumn("route", "text", (c) => c.notNull())
+        .addColumn("method", "text", (c) => c.notNull())
+        .addColumn("status", "integer", (c) => c.notNull())
+        .addColumn("requests", "bigint", (c) => c.notNull())
+        .addColumn("bytes", "bigint", (c) => c.notNull())
+        .addColumn("time_sum", "float8", (c) => c.notNull().defaultTo(0))
+        .addColumn("time_count", "bigint", (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint("access_minutes_pk", [
+          "source",
+          "minute",
+          "route",
+          "method",
+          "status",
+        ])
+        .execute();
+      await db.schema.createIndex("access_minutes_minute").on("access_minutes")
+        .columns(["minute"]).execute();
+      await db.schema.createTable("access_hours")
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("hour", "bigint", (c) => c.notNull())
+        .addColumn("summary", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("access_hours_pk", ["source", "hour"])
+        .execute();
+      await db.schema.createTable("service_log_minutes")
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("file", "text", (c) => c.notNull())
+        .addColumn("level", "text", (c) => c.notNull())
+        .addColumn("minute", "bigint", (c) => c.notNull())
+        .addColumn("lines", "bigint", (c) => c.notNull())
+        .addColumn("matches", "bigint", (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint("service_log_minutes_pk", ["source", "file", "level", "minute"])
+        .execute();
+      await db.schema.createIndex("service_log_minutes_minute").on("service_log_minutes")
+        .columns(["minute"]).execute();
+      await db.schema.createTable("service_log_lines")
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("file", "text", (c) => c.notNull())
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .addColumn("level", "text", (c) => c.notNull())
+        .addColumn("sid", "text", (c) => c.notNull().defaultTo(""))
+        .addColumn("example", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("line", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("service_log_lines_at").on("service_log_lines")
+        .columns(["at"]).execute();
+      await db.schema.createIndex("service_log_lines_sid").on("service_log_lines")
+        .columns(["sid"]).execute();
+    },
+    async down(db: AnyDb) {
+      for (
+        const t of [
+          "service_log_lines",
+          "service_log_minutes",
+          "access_hours",
+          "access_minutes",
+          "tail_positions",
+        ]
+      ) {
+        await db.schema.dropTable(t).ifExists().execute();
+      }
+    },
+  },
 };
 
 /** One migration's outcome, as Kysely's `MigrationResult`. */

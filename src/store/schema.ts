@@ -175,8 +175,74 @@ export interface SilencesTable {
   created_at: number;
 }
 
+/** Where a followed file was read to (issue 13): one row per content stream of a source. */
+export interface TailPositionsTable {
+  /** The `access_logs`/`service_logs` entry (`access:nginx`, `service:core`). */
+  source: string;
+  /** The stream's id: `dev:ino` where it was first seen. */
+  key: string;
+  /** Where it is now, `dev:ino` (a copy or a `.gz` takes over a truncated file's stream). */
+  ino: string;
+  /** Hash of the first line: tells a reused inode or a truncated file from the same content. */
+  head: string;
+  path: string;
+  /** Bytes read (uncompressed), always at a line's end. */
+  offset: number;
+  updated_at: number;
+}
+
+/** nginx requests counted per minute, route, method and status. */
+export interface AccessMinutesTable {
+  source: string;
+  minute: number;
+  route: string;
+  method: string;
+  status: number;
+  requests: number;
+  bytes: number;
+  /** `$request_time` sum (seconds) and count, when the format has it. */
+  time_sum: number;
+  time_count: number;
+}
+
+/** An hour's bounded summaries (top lists, visitor sketch) as JSON. */
+export interface AccessHoursTable {
+  source: string;
+  hour: number;
+  summary: string;
+}
+
+/** Service log lines counted per minute, file and level. */
+export interface ServiceLogMinutesTable {
+  source: string;
+  file: string;
+  level: string;
+  minute: number;
+  lines: number;
+  /** Lines at an error level naming an alert keyword. */
+  matches: number;
+}
+
+/** Service log lines kept: error examples and lines that name a workflow `sid`. */
+export interface ServiceLogLinesTable {
+  source: string;
+  file: string;
+  at: number;
+  level: string;
+  /** The workflow run the line names, or "". */
+  sid: string;
+  /** 1 when the line is an error naming an alert keyword. */
+  example: number;
+  line: string;
+}
+
 /** Every table. */
 export interface Database {
+  tail_positions: TailPositionsTable;
+  access_minutes: AccessMinutesTable;
+  access_hours: AccessHoursTable;
+  service_log_minutes: ServiceLogMinutesTable;
+  service_log_lines: ServiceLogLinesTable;
   runs: RunsTable;
   run_search: RunSearchTable;
   nodes: NodesTable;
