@@ -75,6 +75,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./alerts.ts")).alertsCommand,
   },
   {
+    name: "access-log",
+    summary: "analyse nginx access logs: report FILE... as text, json or html",
+    load: async () => (await import("./access_log.ts")).accessLogCommand,
+  },
+  {
     name: "logs",
     summary: "pipe stdin lines into a rotating log file",
     load: async () => (await import("./logs.ts")).logsCommand,

@@ -1,0 +1,112 @@
+/**
+ * What a request is: its route family, its user agent's family, and whether
+ * it looks like an attack (path traversal, injection probes, dotfiles,
+ * oversized URLs, known scanners). Cheap first: one regex screens every
+ * request, and only the few it flags are looked at closely.
+ *
+ * @module
+ */
+
+import type { RouteFamily } from "../config/access_logs.ts";
+import { own } from "./top.ts";
+
+/** The route family of a path, first match wins; `other` when none does. Cached per path. */
+export class RouteClassifier {
+  readonly #routes: readonly RouteFamily[];
+  #cache = new Map<string, string>();
+
+  constructor(routes: readonly RouteFamily[]) {
+    this.#routes = routes;
+  }
+
+  route(path: string): string {
+    let r = this.#cache.get(path);
+    if (r !== undefined) return r;
+    r = "other";
+    for (const f of this.#routes) {
+      if (f.patterns.some((p) => p.test(path))) {
+        r = f.name;
+        break;
+      }
+    }
+    if (this.#cache.size >= 50_000) this.#cache = new Map();
+    this.#cache.set(own(path), r);
+    return r;
+  }
+}
+
+/** User agent families, first match wins. */
+const AGENTS: readonly [string, RegExp][] = [
+  [
+    "scanner",
+    /sqlmap|nikto|nmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan|acunetix|nessus|openvas|ffuf|wfuzz|hydra|zmeu|jorgee|l9explore|censys|netsystemsresearch/i,
+  ],
+  [
+    "bot",
+    /bot\b|bot\/|crawler|spider|slurp|baiduspider|yandex|bingpreview|facebookexternalhit|headless/i,
+  ],
+  ["curl", /^curl\//i],
+  ["wget", /^wget\//i],
+  ["python", /python-requests|python-urllib|aiohttp|httpx/i],
+  ["go", /Go-http-client/],
+  ["java", /^Java\/|okhttp|Apache-HttpClient/i],
+  ["node", /node-fetch|axios|undici/i],
+  ["edge", /Edg\//],
+  ["opera", /OPR\//],
+  ["wechat", /MicroMessenger/],
+  ["chrome", /Chrome\//],
+  ["firefox", /Firefox\//],
+  ["safari", /Safari\//],
+  ["ie", /MSIE |Trident\//],
+];
+
+const agentCache = new Map<string, string>();
+
+/** The family of a user agent string (`chrome`, `curl`, `bot`, `scanner`, ... or `other`). */
+export function agentFamily(ua: string): string {
+  let f = agentCache.get(ua);
+  if (f !== undefined) return f;
+  f = ua === "" || ua === "-" ? "none" : "other";
+  for (const [name, re] of AGENTS) {
+    if (re.test(ua)) {
+      f = name;
+      break;
+    }
+  }
+  if (agentCache.size >= 10_000) agentCache.clear();
+  agentCache.set(own(ua), f);
+  return f;
+}
+
+/** Longest URL (path and query) not flagged as oversized. */
+export const MAX_URL = 2048;
+
+const SCREEN =
+  /\.\.|%2e|%00|%27|%3c|'|"|;|\||`|\$\(|\$\{|<|union|select|sleep|benchmark|etc\/passwd|cmd|exec|\/\./i;
+const TRAVERSAL = /\.\.\/|\.\.\\|%2e%2e|\.\.%2f|%252e|etc\/passwd|win\.ini|%00/i;
+const SQLI =
+  /(\bunion\b.*\bselect\b|\bselect\b.+\bfrom\b|\bor\b\s*['"]?\d+['"]?\s*=\s*['"]?\d|'\s*(or|and)\s|--\s|\bsleep\s*\(|\bbenchmark\s*\(|%27|information_schema)/i;
+const CMDI =
+  /(;|\||`|\$\(|%3b|%7c)\s*(cat|ls|id|uname|wget|curl|bash|sh|nc|whoami|ping)\b|\$\{jndi:/i;
+const XSS = /<script|%3cscript|javascript:|onerror\s*=/i;
+const DOTFILE = /(^|\/)\.(?!well-known\/)[^/]+/;
+
+/** Why a request looks like an attack, or undefined. */
+export function suspicion(path: string, query: string, agent: string): string | undefined {
+  if (agent === "scanner") return "scanner_agent";
+  if (path.length + query.length > MAX_URL) return "oversized_url";
+  const target = query ? `${path}?${query}` : path;
+  if (!SCREEN.test(target)) return undefined;
+  let decoded = target;
+  try {
+    decoded = decodeURIComponent(target);
+  } catch {
+    // a bad escape is itself odd; look at it as it is
+  }
+  if (TRAVERSAL.test(target) || TRAVERSAL.test(decoded)) return "path_traversal";
+  if (CMDI.test(decoded)) return "command_injection";
+  if (SQLI.test(decoded)) return "sql_injection";
+  if (XSS.test(decoded)) return "xss_probe";
+  if (DOTFILE.test(path)) return "dotfile";
+  return undefined;
+}
