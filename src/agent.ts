@@ -28,6 +28,7 @@ import { Forwarder } from "./otlp/forward.ts";
 import { MetricRollups } from "./rollups/rollups.ts";
 import { dirname } from "node:path";
 import type { AlertEngine } from "./alerts/engine.ts";
+import type { AccessLogs } from "./access/live.ts";
 
 /** The outcome of {@linkcode Agent.start}. */
 export type StartResult = { ok: true } | { ok: false; component: string; error: string };
@@ -66,6 +67,8 @@ export class Agent {
   readonly metrics: PlatformMetrics;
   /** The alert engine, loaded when `alerts:` has rules or channels. */
   alerts?: AlertEngine;
+  /** The live access logs, loaded when `access_logs:` has entries. */
+  access?: AccessLogs;
   readonly #components: Component[];
   #started: Component[] = [];
   #starting?: Promise<StartResult>;
@@ -131,6 +134,7 @@ export class Agent {
       otlpStats: () => this.otlpReceiver.stats(),
       schedulerLag: () => this.#scheduler.lag(),
       alerts: () => this.alerts,
+      access: () => this.access,
       logger: this.#logger,
     });
     this.#scheduler = new ProbeScheduler({
@@ -163,9 +167,89 @@ export class Agent {
       history,
       this.#api,
       probes,
+      this.#accessComponent(),
       this.#alertsComponent(),
     ];
     this.#observeAlerts();
+    this.#observeAccess();
+  }
+
+  /** The live access logs as a component: their modules load only when `access_logs:` has entries. */
+  #accessComponent(): Component {
+    let histogram: import("@opentelemetry/api").Histogram | undefined;
+    const load = async (config: Config) => {
+      const { AccessLogs } = await import("./access/live.ts");
+      const access = new AccessLogs({
+        configs: config.access_logs,
+        db: () => this.store.backend.db,
+        logger: this.#logger.child({ component: "access_logs" }),
+        onRequestTime: (route, method, status, seconds) => {
+          histogram ??= this.telemetry.meterProvider.getMeter("astron-watch").createHistogram(
+            "nginx_http_request_duration_seconds",
+            {
+              description: "nginx's $request_time, by route, method and status.",
+              unit: "s",
+              advice: {
+                explicitBucketBoundaries: [
+                  0.005,
+                  0.01,
+                  0.025,
+                  0.05,
+                  0.1,
+                  0.25,
+                  0.5,
+                  1,
+                  2.5,
+                  5,
+                  10,
+                  30,
+                  60,
+                  300,
+                ],
+              },
+            },
+          );
+          histogram.record(seconds, { route, method, status: String(status) });
+        },
+      });
+      await access.start();
+      this.access = access;
+    };
+    return {
+      name: "access_logs",
+      start: async () => {
+        if (this.#config.access_logs.length) await load(this.#config);
+      },
+      stop: async () => {
+        await this.access?.stop();
+      },
+      reload: async (config) => {
+        if (this.access) await this.access.reload(config);
+        else if (config.access_logs.length) await load(config);
+      },
+    };
+  }
+
+  /** The access logs' counts as `nginx_http_requests_total` and `nginx_http_response_bytes_total`. */
+  #observeAccess(): void {
+    const meter = this.telemetry.meterProvider.getMeter("astron-watch");
+    const requests = meter.createObservableCounter("nginx_http_requests", {
+      description: "Requests in nginx's access logs, by route family, method and status.",
+    });
+    const bytes = meter.createObservableCounter("nginx_http_response_bytes", {
+      description:
+        "Response body bytes in nginx's access logs ($body_bytes_sent), by route family.",
+      unit: "By",
+    });
+    meter.addBatchObservableCallback((o) => {
+      const access = this.access;
+      if (!access) return;
+      for (const [k, n] of access.counters.requests) {
+        const [route, method, status] = k.split("|");
+        o.observe(requests, n, { route, method, status });
+      }
+      for (const [route, n] of access.counters.bytes) o.observe(bytes, n, { route });
+    }, [requests, bytes]);
   }
 
   /**

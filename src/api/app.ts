@@ -35,6 +35,8 @@ import {
 import type { RotatingFileSinkStats } from "../log/rotating_file_sink.ts";
 import type { AlertEngine } from "../alerts/engine.ts";
 import { alertRoutes } from "./routes/alerts.ts";
+import { accessRoutes } from "./routes/access.ts";
+import type { AccessLogs } from "../access/live.ts";
 
 export type { Readiness };
 
@@ -65,6 +67,8 @@ export interface ApiDeps {
   otlpStats?: () => OtlpReceiverStats;
   /** The alert engine, when `alerts:` has rules; without it the alert routes answer empty lists and 409. */
   alerts?: () => AlertEngine | undefined;
+  /** The live access logs, when `access_logs:` has entries; without them `/api/v1/access` answers 409. */
+  access?: () => AccessLogs | undefined;
   /** The Prometheus exposition of the agent's metrics. */
   scrape: () => Promise<string>;
   logger: Logger;
@@ -141,6 +145,9 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
 
   if (deps.metrics) app.route("/", serviceRoutes({ metrics: deps.metrics }));
   app.route("/", alertRoutes({ alerts: deps.alerts ?? (() => undefined) }));
+  if (deps.store) {
+    app.route("/", accessRoutes({ access: deps.access ?? (() => undefined), store: deps.store }));
+  }
   app.notFound((c) => errorResponse(404, `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {
     if (err instanceof HTTPException) {

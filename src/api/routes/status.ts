@@ -17,6 +17,7 @@ import { errorMessage } from "../../errors.ts";
 import { textTable } from "../../text_table.ts";
 import type { AlertEngine } from "../../alerts/engine.ts";
 import { labelsText } from "../../alerts/lifecycle.ts";
+import type { AccessLogs, AccessLogStats } from "../../access/live.ts";
 
 /** What `/status` reads. */
 export interface StatusDeps {
@@ -36,6 +37,8 @@ export interface StatusDeps {
   metrics?: Pick<MetricsReader, "services" | "now">;
   /** The alert engine, when `alerts:` has rules. */
   alerts?: () => AlertEngine | undefined;
+  /** The live access logs, when `access_logs:` has entries. */
+  access?: () => AccessLogs | undefined;
 }
 
 /** The services section's window. */
@@ -72,13 +75,15 @@ export function statusRoutes(deps: StatusDeps): Hono<ApiEnv> {
         probes,
         services: typeof services === "string" ? { error: services } : services?.services,
         alerts: engine ? { ...engine.stats(), firing_alerts: engine.alerts() } : undefined,
+        access_logs: deps.access?.()?.stats(),
       });
     }
     return c.text(
       renderStatus(deps, probes, components, now, deps.log?.(), deps.storeStats?.()) +
         (otlp ? `\n${renderOtlp(otlp)}\n` : "") +
         (services === undefined ? "" : renderServices(services)) +
-        (engine ? renderAlerts(engine, now) : ""),
+        (engine ? renderAlerts(engine, now) : "") +
+        renderAccess(deps.access?.()?.stats()),
     );
   });
   return app;
@@ -205,6 +210,23 @@ export function renderAlerts(engine: AlertEngine, now: number): string {
       ago(now - (a.firing_since ?? a.active_since)),
     ]);
     lines.push(textTable(["RULE", "STATE", "SEVERITY", "LABELS", "VALUE", "FOR"], rows).trimEnd());
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** The access logs section of `/status`: each log's files, how far behind, and what did not parse. */
+export function renderAccess(logs: AccessLogStats[] | undefined): string {
+  if (!logs?.length) return "";
+  const lines = ["\naccess logs:"];
+  for (const l of logs) {
+    const behind = l.files.reduce((n, f) => n + f.behind, 0);
+    lines.push(
+      `  ${l.name} (${l.path}): ${l.requests} requests, ${l.files.length} files, ${behind} bytes behind` +
+        `, ${l.unparsed} unparsed, ${l.cut} cut, ${l.binary} binary` +
+        (l.last_request ? `, newest request ${l.last_request}` : "") +
+        (l.problem ? `, WARNING: ${oneLine(l.problem)}` : ""),
+    );
+    if (l.unparsed_samples[0]) lines.push(`    unparsed: ${oneLine(l.unparsed_samples[0])}`);
   }
   return lines.join("\n") + "\n";
 }

@@ -1,0 +1,304 @@
+/**
+ * `access_logs:` live: each configured nginx log followed (see
+ * `src/tail/follower.ts`), its requests counted per minute, route, method and
+ * status in the store, in the same transaction as the file position, so a
+ * restart neither loses nor doubles a request. The counts since start feed
+ * the `nginx_http_*` metrics.
+ *
+ * @module
+ */
+
+import type { Kysely } from "kysely";
+import type { Component } from "../component.ts";
+import type { Config } from "../config/schema.ts";
+import type { AccessLogConfig } from "../config/access_logs.ts";
+import type { Database } from "../store/schema.ts";
+import type { Logger } from "../log/logger.ts";
+import { Follower, type TailBatch, type TailPosition } from "../tail/follower.ts";
+import { compileLogFormat, emptyLine, type LineParser } from "./log_format.ts";
+import { RouteClassifier } from "./classify.ts";
+import { errorMessage } from "../errors.ts";
+
+/** What the metrics read: requests, bytes and request time since start. */
+export interface AccessCounters {
+  /** `route|method|status` -> requests. */
+  requests: Map<string, number>;
+  /** route -> bytes. */
+  bytes: Map<string, number>;
+}
+
+/** One followed log as `/status` shows it. */
+export interface AccessLogStats {
+  name: string;
+  path: string;
+  files: { path: string; size: number; offset: number; behind: number }[];
+  lines: number;
+  requests: number;
+  unparsed: number;
+  unparsed_samples: string[];
+  cut: number;
+  binary: number;
+  /** Time of the newest request counted, ISO. */
+  last_request?: string;
+  problem?: string;
+}
+
+/** Options for {@linkcode AccessLogs}. */
+export interface AccessLogsOptions {
+  configs: AccessLogConfig[];
+  db: () => Kysely<Database>;
+  logger: Logger;
+  /** Called with each request's route and `$request_time` (seconds), when the format has it. */
+  onRequestTime?: (route: string, method: string, status: number, seconds: number) => void;
+}
+
+const METHODS = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]);
+
+class Source {
+  readonly follower: Follower;
+  readonly parser: LineParser;
+  readonly routes: RouteClassifier;
+  readonly stats: AccessLogStats;
+  timer?: ReturnType<typeof setTimeout>;
+  polling?: Promise<void>;
+  warned = false;
+
+  constructor(
+    readonly config: AccessLogConfig,
+    positions: TailPosition[],
+    take: (s: Source, b: TailBatch) => Promise<void>,
+  ) {
+    const compiled = compileLogFormat(config.format);
+    if (!compiled.ok) throw new Error(compiled.error); // validated with the config
+    this.parser = compiled.parser;
+    this.routes = new RouteClassifier(config.routes);
+    this.follower = new Follower({
+      path: config.path,
+      maxLine: config.max_line,
+      positions,
+      take: (b) => take(this, b),
+    });
+    this.stats = {
+      name: config.name,
+      path: config.path,
+      files: [],
+      lines: 0,
+      requests: 0,
+      unparsed: 0,
+      unparsed_samples: [],
+      cut: 0,
+      binary: 0,
+    };
+  }
+
+  get id(): string {
+    return `access:${this.config.name}`;
+  }
+}
+
+/** The live access logs, as a component of the agent. */
+export class AccessLogs implements Component {
+  readonly name = "access_logs";
+  readonly #o: AccessLogsOptions;
+  #sources: Source[] = [];
+  #running = false;
+  /** Since start, for the metrics. */
+  readonly counters: AccessCounters = { requests: new Map(), bytes: new Map() };
+
+  constructor(options: AccessLogsOptions) {
+    this.#o = options;
+  }
+
+  async start(): Promise<void> {
+    this.#running = true;
+    await this.#open(this.#o.configs);
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    for (const s of this.#sources) clearTimeout(s.timer);
+    await Promise.all(this.#sources.map((s) => s.polling));
+  }
+
+  async reload(config: Config): Promise<void> {
+    if (JSON.stringify(config.access_logs) === JSON.stringify(this.#o.configs)) return;
+    await this.stop();
+    this.#o.configs = config.access_logs;
+    this.#running = true;
+    await this.#open(config.access_logs);
+  }
+
+  /** Each log, for `/status` and the API. */
+  stats(): AccessLogStats[] {
+    return this.#sources.map((s) => ({
+      ...s.stats,
+      files: s.follower.files(),
+      cut: s.follower.cut,
+      binary: s.follower.binary,
+      problem: s.follower.problem,
+    }));
+  }
+
+  /** Read everything there is now (tests, and `stop` for the last lines). */
+  async pollAll(): Promise<void> {
+    await Promise.all(this.#sources.map((s) => this.#poll(s)));
+  }
+
+  async #open(configs: AccessLogConfig[]): Promise<void> {
+    const db = this.#o.db();
+    const sources: Source[] = [];
+    for (const c of configs) {
+      const rows = await db.selectFrom("tail_positions").selectAll()
+        .where("source", "=", `access:${c.name}`).execute();
+      const positions = rows.map((r) => ({
+        key: r.key,
+        ino: r.ino,
+        head: r.head,
+        path: r.path,
+        offset: Number(r.offset),
+      }));
+      sources.push(new Source(c, positions, (s, b) => this.#take(s, b)));
+    }
+    this.#sources = sources;
+    for (const s of sources) this.#schedule(s, 0);
+  }
+
+  #schedule(s: Source, ms: number): void {
+    if (!this.#running) return;
+    s.timer = setTimeout(async () => {
+      await this.#poll(s);
+      this.#schedule(s, s.config.poll_interval);
+    }, ms);
+  }
+
+  #poll(s: Source): Promise<void> {
+    s.polling ??= (async () => {
+      try {
+        await s.follower.poll();
+        const problem = s.follower.problem;
+        if (problem && !s.warned) {
+          this.#o.logger.warn("access log not readable", { log: s.config.name, problem });
+        }
+        s.warned = problem !== undefined;
+      } catch (e) {
+        // The store refused the batch: the position did not move, so the lines are read again.
+        this.#o.logger.warn("access log lines not stored; retrying", {
+          log: s.config.name,
+          err: errorMessage(e),
+        });
+      } finally {
+        s.polling = undefined;
+      }
+    })();
+    return s.polling;
+  }
+
+  /** Count a batch of lines and store the counts with the new position, in one transaction. */
+  async #take(s: Source, batch: TailBatch): Promise<void> {
+    const line = emptyLine();
+    const rows = new Map<string, {
+      minute: number;
+      route: string;
+      method: string;
+      status: number;
+      requests: number;
+      bytes: number;
+      time_sum: number;
+      time_count: number;
+    }>();
+    let unparsed = 0;
+    const samples: string[] = [];
+    const timed: [string, string, number, number][] = [];
+    let last = -Infinity;
+    const now = Date.now();
+    for (const text of batch.lines) {
+      if (!s.parser.parse(text, line)) {
+        unparsed++;
+        if (samples.length < 5) samples.push(text.slice(0, 500));
+        continue;
+      }
+      // A format without a time counts its requests when they are read.
+      if (!s.parser.hasTime) line.time = now;
+      const minute = Math.floor(line.time / 60_000) * 60_000;
+      const route = s.routes.route(line.path);
+      const method = METHODS.has(line.method) ? line.method : "OTHER";
+      const key = `${minute}|${route}|${method}|${line.status}`;
+      let r = rows.get(key);
+      if (!r) {
+        rows.set(
+          key,
+          r = {
+            minute,
+            route,
+            method,
+            status: line.status,
+            requests: 0,
+            bytes: 0,
+            time_sum: 0,
+            time_count: 0,
+          },
+        );
+      }
+      r.requests++;
+      r.bytes += line.bytes;
+      if (line.requestTime === line.requestTime) {
+        r.time_sum += line.requestTime;
+        r.time_count++;
+        timed.push([route, method, line.status, line.requestTime]);
+      }
+      if (line.time > last) last = line.time;
+    }
+    const source = s.id;
+    await this.#o.db().transaction().execute(async (trx) => {
+      const values = [...rows.values()].map((r) => ({ source, ...r }));
+      for (let i = 0; i < values.length; i += 200) {
+        await trx.insertInto("access_minutes").values(values.slice(i, i + 200))
+          .onConflict((oc) =>
+            oc.columns(["source", "minute", "route", "method", "status"]).doUpdateSet((eb) => ({
+              requests: eb("access_minutes.requests", "+", eb.ref("excluded.requests")),
+              bytes: eb("access_minutes.bytes", "+", eb.ref("excluded.bytes")),
+              time_sum: eb("access_minutes.time_sum", "+", eb.ref("excluded.time_sum")),
+              time_count: eb("access_minutes.time_count", "+", eb.ref("excluded.time_count")),
+            }))
+          ).execute();
+      }
+      const p = batch.position;
+      await trx.insertInto("tail_positions").values({
+        source,
+        key: p.key,
+        ino: p.ino,
+        head: p.head,
+        path: p.path,
+        offset: p.offset,
+        updated_at: Date.now(),
+      }).onConflict((oc) =>
+        oc.columns(["source", "key"]).doUpdateSet({
+          ino: p.ino,
+          head: p.head,
+          path: p.path,
+          offset: p.offset,
+          updated_at: Date.now(),
+        })
+      ).execute();
+    });
+    // Durable: now it counts.
+    s.stats.lines += batch.lines.length;
+    s.stats.unparsed += unparsed;
+    for (const x of samples) {
+      if (s.stats.unparsed_samples.length < 5) s.stats.unparsed_samples.push(x);
+    }
+    let requests = 0;
+    for (const r of rows.values()) {
+      requests += r.requests;
+      const k = `${r.route}|${r.method}|${r.status}`;
+      this.counters.requests.set(k, (this.counters.requests.get(k) ?? 0) + r.requests);
+      this.counters.bytes.set(r.route, (this.counters.bytes.get(r.route) ?? 0) + r.bytes);
+    }
+    s.stats.requests += requests;
+    if (Number.isFinite(last)) {
+      const prev = s.stats.last_request ? Date.parse(s.stats.last_request) : -Infinity;
+      if (last > prev) s.stats.last_request = new Date(last).toISOString();
+    }
+    if (this.#o.onRequestTime) { for (const t of timed) this.#o.onRequestTime(...t); }
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * `GET /api/v1/access?since=&until=&log=`: the live access logs' requests
+ * over a window (default the last hour), per route, method, status and log,
+ * with a time series and each log's files and counters.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ApiEnv } from "../env.ts";
+import type { AccessLogs } from "../../access/live.ts";
+import type { Store } from "../../store/store.ts";
+import { checkParams, ParamError, show, timeParam, withParams } from "../../query_params.ts";
+
+/** What the access route reads: the live access logs (when `access_logs:` has entries) and the store. */
+export interface AccessRoutesDeps {
+  access: () => AccessLogs | undefined;
+  store: Store;
+  now?: () => number;
+}
+
+/** The access route. */
+export function accessRoutes(deps: AccessRoutesDeps): Hono<ApiEnv> {
+  const now = deps.now ?? Date.now;
+  const app = new Hono<ApiEnv>();
+  app.get("/api/v1/access", async (c) => {
+    const access = deps.access();
+    if (!access) {
+      throw new HTTPException(409, { message: "no access logs are configured (access_logs)" });
+    }
+    const q = c.req.query();
+    const t = now();
+    const parsed = withParams(() => {
+      checkParams(q, ["since", "until", "log"]);
+      const until = timeParam(q.until, "until", t) ?? t;
+      const since = timeParam(q.since, "since", t) ?? until - 3_600_000;
+      if (since >= until) throw new ParamError(`since: must be before until`);
+      const logs = access.stats().map((s) => s.name);
+      if (q.log !== undefined && !logs.includes(q.log)) {
+        throw new ParamError(`log: ${show(q.log)} is not an access log (${logs.join(", ")})`);
+      }
+      return { since, until, log: q.log };
+    });
+    if (!parsed.ok) throw new HTTPException(400, { message: parsed.error });
+    const { accessSummary } = await import("../../access/query.ts");
+    const summary = await accessSummary(deps.store.backend.db, parsed.value);
+    return c.json({ ...summary, access_logs: access.stats() });
+  });
+  return app;
+}
