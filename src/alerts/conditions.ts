@@ -165,6 +165,15 @@ async function errorRatio(
     const { total, errors } = await workflowCounts(c.window, reads);
     return [sample({ source: "workflow" }, total, errors)];
   }
+  if (c.source === "access_log") {
+    // 5xx answers over all requests, per access log and route family.
+    const rows = await reads.once(`access:${c.window}`, async () => {
+      const { routeErrors } = await import("../access/query.ts");
+      return routeErrors(inputs.db(), inputs.now - c.window);
+    });
+    return rows.filter((x) => c.match.some((g) => globMatch(g, x.route)))
+      .map((x) => sample({ log: x.log, route: x.route }, x.requests, x.errors));
+  }
   const services = await reads.once(`services:${c.window}`, () => inputs.services(c.window));
   const out: Sample[] = [];
   for (const s of services.services) {

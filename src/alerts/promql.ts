@@ -62,6 +62,18 @@ export function promqlOf(rule: AlertRule): PromqlForm {
       if (c.source === "workflow") {
         return { none: "workflow runs are in the store, not in metrics" };
       }
+      if (c.source === "access_log") {
+        const sel = matcher("route", c.match);
+        const total = `sum by (route) (increase(nginx_http_requests_total{${sel}}${
+          range(c.window)
+        }))`;
+        const errors = `sum by (route) (increase(nginx_http_requests_total{${sel}, status=~"5.."}${
+          range(c.window)
+        }))`;
+        return {
+          expr: `(${errors} / ${total}) > ${c.threshold} and ${total} >= ${c.min_requests}`,
+        };
+      }
       const label = c.source === "otlp" ? "service" : "probe";
       const by = c.source === "otlp" && c.by_func ? "service, func" : label;
       const sel = [matcher(label, c.match)];

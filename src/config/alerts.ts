@@ -57,8 +57,8 @@ export interface ChannelConfig {
 }
 
 /** Where the numbers of a ratio, latency or absence condition come from. */
-export type AlertSource = "otlp" | "probes" | "workflow";
-export const ALERT_SOURCES: readonly AlertSource[] = ["otlp", "probes", "workflow"];
+export type AlertSource = "otlp" | "probes" | "workflow" | "access_log";
+export const ALERT_SOURCES: readonly AlertSource[] = ["otlp", "probes", "workflow", "access_log"];
 
 /** A rule's condition: exactly one kind per rule. */
 export type AlertCondition =
@@ -66,7 +66,7 @@ export type AlertCondition =
   | {
     kind: "error_ratio";
     source: AlertSource;
-    /** `otlp`: service names or globs; `probes`: probe names or globs. */
+    /** `otlp`: service names or globs; `probes`: probe names or globs; `access_log`: route families or globs. */
     match: string[];
     /** `otlp`: one alert per service and `func` (default: per service). */
     by_func: boolean;
@@ -209,7 +209,9 @@ export function conditionLabels(c: AlertCondition): string[] {
     case "error_ratio":
     case "latency":
     case "absent":
-      return c.source === "otlp"
+      return c.source === "access_log"
+        ? ["log", "route"]
+        : c.source === "otlp"
         ? (c.kind === "error_ratio" && c.by_func ? ["service", "func"] : ["service"])
         : c.source === "probes"
         ? ["probe"]
@@ -465,7 +467,17 @@ function readLabels(r: ConfigReader, value: unknown, path: string): Record<strin
 
 const CONDITION_KEYS: Record<ConditionKind, readonly string[]> = {
   probe_down: ["probes"],
-  error_ratio: ["source", "service", "func", "by", "probes", "window", "threshold", "min_requests"],
+  error_ratio: [
+    "source",
+    "service",
+    "func",
+    "by",
+    "probes",
+    "route",
+    "window",
+    "threshold",
+    "min_requests",
+  ],
   latency: ["source", "service", "probes", "quantile", "window", "above", "min_requests"],
   node_log: ["level", "keywords", "regex", "count", "window"],
   absent: ["source", "service", "probes", "window"],
@@ -505,6 +517,18 @@ function readCondition(
     return r.oneOf(o.source, `${path}.source`, ALERT_SOURCES, "otlp");
   };
   const match = (src: AlertSource) => {
+    if (o.route !== undefined && src !== "access_log") {
+      r.fail(`${path}.route`, "is for source access_log");
+    }
+    if (src === "access_log") {
+      if (o.service !== undefined) r.fail(`${path}.service`, "is for source otlp (use route)");
+      if (o.probes !== undefined) r.fail(`${path}.probes`, "is for source probes (use route)");
+      const rt = o.route;
+      if (rt === undefined) return ["*"];
+      return Array.isArray(rt)
+        ? rt.map((v, i) => r.string(v, `${path}.route[${i}]`, ""))
+        : [r.string(rt, `${path}.route`, "*")];
+    }
     if (src === "probes") {
       if (o.service !== undefined) r.fail(`${path}.service`, "is for source otlp (use probes)");
       return probeGlobs();
@@ -553,6 +577,9 @@ function readCondition(
     }
     case "latency": {
       const src = source();
+      if (src === "access_log") {
+        r.fail(`${path}.source`, "access_log is a source of error_ratio only");
+      }
       const q = r.oneOf(o.quantile, `${path}.quantile`, ["p50", "p90", "p99"] as const, "p99");
       if (o.above === undefined) r.fail(`${path}.above`, "is required (a duration, like 500ms)");
       return {
@@ -592,6 +619,9 @@ function readCondition(
     }
     case "absent": {
       const src = source();
+      if (src === "access_log") {
+        r.fail(`${path}.source`, "access_log is a source of error_ratio only");
+      }
       return { kind, source: src, match: match(src), window: window() };
     }
     case "store_budget":
