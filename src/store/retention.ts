@@ -187,6 +187,12 @@ export async function enforceRetention(
   let spans = await expireTable(ctx, "spans", cutoff);
   await expireTable(ctx, "probe_results", cutoff);
   await ctx.backend.db.deleteFrom("alert_events").where("at", "<", cutoff).execute();
+  // Host logs' counts and kept lines (positions stay: they say where files were read to).
+  const db = ctx.backend.db;
+  await db.deleteFrom("access_minutes").where("minute", "<", cutoff).execute();
+  await db.deleteFrom("access_hours").where("hour", "<", cutoff).execute();
+  await db.deleteFrom("service_log_minutes").where("minute", "<", cutoff).execute();
+  await db.deleteFrom("service_log_lines").where("at", "<", cutoff).execute();
   await ctx.backend.db.deleteFrom("silences").where("ends_at", "<", cutoff).execute();
   let blobs = await collectBlobs(ctx, now);
   let bytes = await storeSize(ctx);
