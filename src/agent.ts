@@ -29,6 +29,7 @@ import { MetricRollups } from "./rollups/rollups.ts";
 import { dirname } from "node:path";
 import type { AlertEngine } from "./alerts/engine.ts";
 import type { AccessLogs } from "./access/live.ts";
+import type { ServiceLogs } from "./service_logs/live.ts";
 
 /** The outcome of {@linkcode Agent.start}. */
 export type StartResult = { ok: true } | { ok: false; component: string; error: string };
@@ -69,6 +70,8 @@ export class Agent {
   alerts?: AlertEngine;
   /** The live access logs, loaded when `access_logs:` has entries. */
   access?: AccessLogs;
+  /** The live service logs, loaded when `service_logs:` has entries. */
+  serviceLogs?: ServiceLogs;
   readonly #components: Component[];
   #started: Component[] = [];
   #starting?: Promise<StartResult>;
@@ -135,6 +138,7 @@ export class Agent {
       schedulerLag: () => this.#scheduler.lag(),
       alerts: () => this.alerts,
       access: () => this.access,
+      serviceLogs: () => this.serviceLogs,
       logger: this.#logger,
     });
     this.#scheduler = new ProbeScheduler({
@@ -168,6 +172,8 @@ export class Agent {
       this.#api,
       probes,
       this.#accessComponent(),
+      this.#serviceLogsComponent(),
+      this.#housekeepingComponent(),
       this.#alertsComponent(),
     ];
     this.#observeAlerts();
@@ -226,6 +232,77 @@ export class Agent {
       reload: async (config) => {
         if (this.access) await this.access.reload(config);
         else if (config.access_logs.length) await load(config);
+      },
+    };
+  }
+
+  /** Log-directory housekeeping as a component, loaded when `housekeeping:` has entries. */
+  #housekeepingComponent(): Component {
+    let keeper: import("./housekeeping/run.ts").Housekeeper | undefined;
+    const load = async (config: Config) => {
+      const { Housekeeper } = await import("./housekeeping/run.ts");
+      const k = new Housekeeper({
+        entries: config.housekeeping,
+        dir: `${dirname(config.store.blob_dir)}/housekeeping`,
+        logger: this.#logger.child({ component: "housekeeping" }),
+      });
+      await k.start();
+      keeper = k;
+      const meter = this.telemetry.meterProvider.getMeter("astron-watch");
+      const freed = meter.createObservableCounter("astron_watch_housekeeping_bytes_freed", {
+        description: "Bytes freed in log directories by housekeeping (deleted, or saved by gzip).",
+        unit: "By",
+      });
+      freed.addCallback((o) => o.observe(k.stats().bytesFreed));
+    };
+    return {
+      name: "housekeeping",
+      start: async () => {
+        if (this.#config.housekeeping.length) await load(this.#config);
+      },
+      stop: async () => {
+        await keeper?.stop();
+      },
+      reload: async (config) => {
+        if (keeper) await keeper.reload(config);
+        else if (config.housekeeping.length) await load(config);
+      },
+    };
+  }
+
+  /** The live service logs as a component, loaded when `service_logs:` has entries. */
+  #serviceLogsComponent(): Component {
+    const load = async (config: Config) => {
+      const { ServiceLogs } = await import("./service_logs/live.ts");
+      const logs = new ServiceLogs({
+        configs: config.service_logs,
+        db: () => this.store.backend.db,
+        logger: this.#logger.child({ component: "service_logs" }),
+      });
+      await logs.start();
+      this.serviceLogs = logs;
+      const meter = this.telemetry.meterProvider.getMeter("astron-watch");
+      const lines = meter.createObservableCounter("astron_watch_service_log_lines", {
+        description: "Lines in the platform's service logs, by file and level.",
+      });
+      lines.addCallback((o) => {
+        for (const [k, n] of logs.counters) {
+          const [file, level] = k.split("|");
+          o.observe(n, { file, level });
+        }
+      });
+    };
+    return {
+      name: "service_logs",
+      start: async () => {
+        if (this.#config.service_logs.length) await load(this.#config);
+      },
+      stop: async () => {
+        await this.serviceLogs?.stop();
+      },
+      reload: async (config) => {
+        if (this.serviceLogs) await this.serviceLogs.reload(config);
+        else if (config.service_logs.length) await load(config);
       },
     };
   }

@@ -60,7 +60,8 @@ const BAD_CONFIGS: { name: string; yaml: string; line: string; env?: Record<stri
   {
     name: "an unknown top-level key",
     yaml: "nonsense: {}\n",
-    line: "nonsense: unknown key (known: server, log, store, otlp, otlp_receiver, probes, alerts)",
+    line:
+      "nonsense: unknown key (known: server, log, store, otlp, otlp_receiver, probes, alerts, access_logs, service_logs, housekeeping)",
   },
   {
     name: "broken YAML",

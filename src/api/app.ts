@@ -37,6 +37,7 @@ import type { AlertEngine } from "../alerts/engine.ts";
 import { alertRoutes } from "./routes/alerts.ts";
 import { accessRoutes } from "./routes/access.ts";
 import type { AccessLogs } from "../access/live.ts";
+import type { ServiceLogs } from "../service_logs/live.ts";
 
 export type { Readiness };
 
@@ -69,6 +70,8 @@ export interface ApiDeps {
   alerts?: () => AlertEngine | undefined;
   /** The live access logs, when `access_logs:` has entries; without them `/api/v1/access` answers 409. */
   access?: () => AccessLogs | undefined;
+  /** The live service logs, when `service_logs:` has entries (a `/status` section). */
+  serviceLogs?: () => ServiceLogs | undefined;
   /** The Prometheus exposition of the agent's metrics. */
   scrape: () => Promise<string>;
   logger: Logger;

@@ -80,6 +80,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./access_log.ts")).accessLogCommand,
   },
   {
+    name: "housekeeping",
+    summary: "keep log directories within their budget now (--dry-run: print the plan)",
+    load: async () => (await import("./housekeeping.ts")).housekeepingCommand,
+  },
+  {
     name: "logs",
     summary: "pipe stdin lines into a rotating log file",
     load: async () => (await import("./logs.ts")).logsCommand,

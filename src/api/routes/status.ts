@@ -18,6 +18,7 @@ import { textTable } from "../../text_table.ts";
 import type { AlertEngine } from "../../alerts/engine.ts";
 import { labelsText } from "../../alerts/lifecycle.ts";
 import type { AccessLogs, AccessLogStats } from "../../access/live.ts";
+import type { ServiceLogs } from "../../service_logs/live.ts";
 
 /** What `/status` reads. */
 export interface StatusDeps {
@@ -39,6 +40,8 @@ export interface StatusDeps {
   alerts?: () => AlertEngine | undefined;
   /** The live access logs, when `access_logs:` has entries. */
   access?: () => AccessLogs | undefined;
+  /** The live service logs, when `service_logs:` has entries. */
+  serviceLogs?: () => ServiceLogs | undefined;
 }
 
 /** The services section's window. */
@@ -76,6 +79,9 @@ export function statusRoutes(deps: StatusDeps): Hono<ApiEnv> {
         services: typeof services === "string" ? { error: services } : services?.services,
         alerts: engine ? { ...engine.stats(), firing_alerts: engine.alerts() } : undefined,
         access_logs: deps.access?.()?.stats(),
+        service_logs: deps.serviceLogs?.()
+          ? { logs: deps.serviceLogs()!.stats(), examples: deps.serviceLogs()!.examples }
+          : undefined,
       });
     }
     return c.text(
@@ -83,7 +89,8 @@ export function statusRoutes(deps: StatusDeps): Hono<ApiEnv> {
         (otlp ? `\n${renderOtlp(otlp)}\n` : "") +
         (services === undefined ? "" : renderServices(services)) +
         (engine ? renderAlerts(engine, now) : "") +
-        renderAccess(deps.access?.()?.stats()),
+        renderAccess(deps.access?.()?.stats()) +
+        renderServiceLogs(deps.serviceLogs?.()),
     );
   });
   return app;
@@ -228,6 +235,20 @@ export function renderAccess(logs: AccessLogStats[] | undefined): string {
     );
     if (l.unparsed_samples[0]) lines.push(`    unparsed: ${oneLine(l.unparsed_samples[0])}`);
   }
+  return lines.join("\n") + "\n";
+}
+
+/** The service logs section of `/status`: lines and errors per entry, and the newest error examples. */
+export function renderServiceLogs(logs: ServiceLogs | undefined): string {
+  if (!logs) return "";
+  const lines = ["\nservice logs:"];
+  for (const l of logs.stats()) {
+    lines.push(
+      `  ${l.name} (${l.path}): ${l.files.length} files, ${l.lines} lines, ${l.errors} errors, ${l.examples} examples` +
+        (l.problem ? `, WARNING: ${oneLine(l.problem)}` : ""),
+    );
+  }
+  for (const e of logs.examples.slice(-5)) lines.push(`  ${e.at} ${e.file}: ${oneLine(e.line)}`);
   return lines.join("\n") + "\n";
 }
 

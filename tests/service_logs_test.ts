@@ -1,0 +1,79 @@
+/**
+ * Service logs: a spawned agent follows loguru files through a rotation and
+ * a restart; counts per file and level, kept error examples and sid lines
+ * are exact.
+ */
+
+import assert from "node:assert/strict";
+import { spawnAgent, tempDir } from "./support/agent.ts";
+import { parseLoguru } from "../src/service_logs/parse.ts";
+
+const loguru = (level: string, message: string) =>
+  `${level.padEnd(8)} | 2026-11-26 10:00:00 | 12 - 140 | main.py - run: 42 ${message}\n`;
+
+async function status(agent: { fetch(p: string): Promise<Response> }) {
+  return await (await agent.fetch("/status?format=json")).json();
+}
+
+Deno.test("service logs: loguru lines counted per level through a rotation and a restart, none twice", async () => {
+  await using dir = await tempDir();
+  const logs = `${dir.path}/logs`;
+  await Deno.mkdir(logs);
+  const cfg = `${dir.path}/c.yaml`;
+  await Deno.writeTextFile(
+    cfg,
+    `log: { stderr: always }
+server: { listen: 127.0.0.1:0, shutdown_timeout: 5s }
+service_logs:
+  - { name: core, path: "${logs}/*.log", poll_interval: 50ms }
+`,
+  );
+  await Deno.writeTextFile(
+    `${logs}/core.log`,
+    loguru("INFO", "started") + loguru("ERROR", "sid=spark@abc123 Timeout calling llm") +
+      "Traceback (most recent call last):\n" + loguru("WARNING", "slow"),
+  );
+  const waitLines = async (agent: Awaited<ReturnType<typeof spawnAgent>>, n: number) => {
+    const until = Date.now() + 20_000;
+    for (;;) {
+      const s = await status(agent);
+      const total = s.service_logs.logs[0].lines;
+      if (total === n) return s;
+      assert.ok(Date.now() < until, `lines ${total}, want ${n}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  let agent = await spawnAgent({ config: cfg });
+  try {
+    const s = await waitLines(agent, 4);
+    assert.deepStrictEqual(s.service_logs.logs[0].errors, 1);
+    assert.deepStrictEqual(s.service_logs.examples[0].sid, "spark@abc123");
+    await Deno.rename(`${logs}/core.log`, `${logs}/core.2026-11-26_10-00-00_123456.log`);
+    await Deno.writeTextFile(`${logs}/core.log`, loguru("ERROR", "Exception: boom"));
+    await waitLines(agent, 5);
+  } finally {
+    await agent.close();
+  }
+  await Deno.writeTextFile(`${logs}/core.log`, loguru("INFO", "back"), { append: true });
+  agent = await spawnAgent({ config: cfg });
+  try {
+    // Counted since this start: only the new line.
+    await waitLines(agent, 1);
+    const metrics = await (await agent.fetch("/metrics")).text();
+    assert.match(
+      metrics,
+      /astron_watch_service_log_lines_total\{[^}]*file="core.log"[^}]*level="INFO"[^}]*\} 1\b/,
+    );
+  } finally {
+    await agent.close();
+  }
+});
+
+Deno.test("service logs: the loguru parser takes level, time, message and sid", () => {
+  const l = parseLoguru(loguru("ERROR", 'sid: "abc-123456" failed: Timeout').trimEnd())!;
+  assert.deepStrictEqual(l.level, "ERROR");
+  assert.deepStrictEqual(l.message, 'sid: "abc-123456" failed: Timeout');
+  assert.deepStrictEqual(l.sid, "abc-123456");
+  assert.deepStrictEqual(new Date(l.time).getHours(), 10);
+  assert.deepStrictEqual(parseLoguru("Traceback (most recent call last):"), undefined);
+});
