@@ -321,8 +321,11 @@ access_logs:
       // Phase 2: rename-and-create. nginx writes to the renamed file until it
       // reopens; then to a new access.log. Both get lines.
       await Deno.rename(log, `${log}.1`);
+      const renamedAt = (await Deno.stat(`${log}.1`)).size;
       await client.phase(2);
-      const renamedSize = (await Deno.stat(`${log}.1`)).size;
+      assert.ok((await Deno.stat(`${log}.1`)).size > renamedAt, "nginx wrote to the renamed file");
+      // The agent reads them there while access.log is missing.
+      await waitForCount(agent, client.all.requests, "phase 2, renamed file");
       await web.reopen();
       // Until the worker has reopened, requests still land in access.log.1:
       // send until one is in the new file (each one counts).
@@ -332,7 +335,6 @@ access_logs:
         assert.ok(i < 2000, "nginx did not write to the new access.log after reopen");
         await client.send(MIX[i % MIX.length]);
       }
-      assert.ok(renamedSize > 0);
       await client.phase(2);
       assertMatches(await waitForCount(agent, client.all.requests, "phase 2"), client.all);
 
