@@ -354,7 +354,8 @@ access_logs:
       agent = await spawnAgent({ config });
       assertMatches(await waitForCount(agent, client.all.requests, "after restart"), client.all);
 
-      // Phase 5: copytruncate with the agent following.
+      // Phase 5: copytruncate with the agent following, at whatever point of
+      // its polls (the copy may hold lines it has not read yet, or none).
       await client.phase(2);
       await Deno.copyFile(log, `${log}.3`);
       await Deno.truncate(log, 0);

@@ -168,7 +168,8 @@ const BAD: { name: string; yaml: string; line: string; cli?: boolean }[] = [
     - name: ratio
       error_ratio: { source: kafka, threshold: 1% }
 `),
-    line: 'alerts.rules[0].error_ratio.source: "kafka" is not one of otlp | probes | workflow',
+    line:
+      'alerts.rules[0].error_ratio.source: "kafka" is not one of otlp | probes | workflow | access_log',
   },
   {
     name: "an unknown channel",

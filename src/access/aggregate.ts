@@ -197,7 +197,10 @@ export class AccessAggregate {
     m.n++;
     m.e5 += e5;
     const client = clientOf(l, this.#o.client);
-    this.#visitors.add(hash53(`${l.day}|${client}|${l.userAgent}`));
+    // GoAccess leaves requests answered 4xx out of its visitors (unless --4xx-to-unique-count).
+    if (status < 400 || status >= 500) {
+      this.#visitors.add(hash53(`${l.day}|${client}|${l.userAgent}`));
+    }
     this.#top.paths.add(l.path, l.bytes);
     if (status === 404) {
       this.#top.not_found.add(l.path, l.bytes);
@@ -276,7 +279,7 @@ export class AccessAggregate {
       bytes: this.bytes,
       visitors: this.#visitors.size,
       visitors_note:
-        "distinct (day, client, user agent), as GoAccess counts them; counted as 53-bit hashes: exact but for collisions (about 1 in 36,000 at 1M visitors a day)",
+        "distinct (day, client, user agent) over requests not answered 4xx, as GoAccess counts them by default; counted as 53-bit hashes: exact but for collisions (about 1 in 36,000 at 1M visitors a day)",
       status_classes: classes,
       statuses,
       methods: [...this.#methods].map(([method, requests]) => ({ method, requests }))
