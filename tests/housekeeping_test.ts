@@ -10,12 +10,9 @@ import { join } from "node:path";
 import { validateConfig } from "../src/config/schema.ts";
 import type { HousekeepingConfig } from "../src/config/housekeeping.ts";
 import { findOpenForWriting } from "../src/housekeeping/open_files.ts";
-import {
-  type DirectoryFile,
-  globToRegExp,
-  planDirectory,
-  seriesOf,
-} from "../src/housekeeping/plan.ts";
+import { type DirectoryFile, planDirectory } from "../src/housekeeping/plan.ts";
+import { globToRegExp } from "../src/tail/glob.ts";
+import { seriesOf } from "../src/tail/series.ts";
 import { Housekeeper, runEntry } from "../src/housekeeping/run.ts";
 import { Logger, type LogLevel, type LogSink } from "../src/log/logger.ts";
 import { ROOT } from "./support/agent.ts";

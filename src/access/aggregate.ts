@@ -9,7 +9,7 @@
 
 import type { AccessLine } from "./log_format.ts";
 import type { RouteFamily } from "../config/access_logs.ts";
-import { agentFamily, RouteClassifier, suspicion } from "./classify.ts";
+import { agentFamily, methodOf, RouteClassifier, suspicion } from "./classify.ts";
 import { own, TopCounter } from "./top.ts";
 import {
   type AccessReport,
@@ -171,7 +171,7 @@ export class AccessAggregate {
     const status = l.status;
     this.#statusN[status]++;
     this.#statusBytes[status] += l.bytes;
-    const method = l.method.length <= 10 && /^[A-Z]+$/.test(l.method) ? l.method : "OTHER";
+    const method = methodOf(l.method);
     this.#methods.set(method, (this.#methods.get(method) ?? 0) + 1);
     const route = this.#routes.route(l.path);
     let r = this.#routeAcc.get(route);

@@ -35,6 +35,13 @@ export class RouteClassifier {
   }
 }
 
+const METHODS = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]);
+
+/** The request method as counted: the standard ones, anything else `OTHER` (bounded labels). */
+export function methodOf(method: string): string {
+  return METHODS.has(method) ? method : "OTHER";
+}
+
 /** User agent families, first match wins. */
 const AGENTS: readonly [string, RegExp][] = [
   [

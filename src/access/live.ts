@@ -15,8 +15,9 @@ import type { AccessLogConfig } from "../config/access_logs.ts";
 import type { Database } from "../store/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { Follower, type TailBatch, type TailPosition } from "../tail/follower.ts";
+import { loadPositions, savePosition } from "../tail/positions.ts";
 import { compileLogFormat, emptyLine, type LineParser } from "./log_format.ts";
-import { RouteClassifier } from "./classify.ts";
+import { methodOf, RouteClassifier } from "./classify.ts";
 import { errorMessage } from "../errors.ts";
 
 /** What the metrics read: requests, bytes and request time since start. */
@@ -52,13 +53,12 @@ export interface AccessLogsOptions {
   onRequestTime?: (route: string, method: string, status: number, seconds: number) => void;
 }
 
-const METHODS = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]);
-
 class Source {
   readonly follower: Follower;
   readonly parser: LineParser;
   readonly routes: RouteClassifier;
-  readonly stats: AccessLogStats;
+  /** What this source counted; `stats()` adds the follower's files and counters. */
+  readonly stats: Omit<AccessLogStats, "files" | "cut" | "binary" | "problem">;
   timer?: ReturnType<typeof setTimeout>;
   polling?: Promise<void>;
   warned = false;
@@ -81,13 +81,10 @@ class Source {
     this.stats = {
       name: config.name,
       path: config.path,
-      files: [],
       lines: 0,
       requests: 0,
       unparsed: 0,
       unparsed_samples: [],
-      cut: 0,
-      binary: 0,
     };
   }
 
@@ -139,24 +136,11 @@ export class AccessLogs implements Component {
     }));
   }
 
-  /** Read everything there is now (tests, and `stop` for the last lines). */
-  async pollAll(): Promise<void> {
-    await Promise.all(this.#sources.map((s) => this.#poll(s)));
-  }
-
   async #open(configs: AccessLogConfig[]): Promise<void> {
     const db = this.#o.db();
     const sources: Source[] = [];
     for (const c of configs) {
-      const rows = await db.selectFrom("tail_positions").selectAll()
-        .where("source", "=", `access:${c.name}`).execute();
-      const positions = rows.map((r) => ({
-        key: r.key,
-        ino: r.ino,
-        head: r.head,
-        path: r.path,
-        offset: Number(r.offset),
-      }));
+      const positions = await loadPositions(db, `access:${c.name}`);
       sources.push(new Source(c, positions, (s, b) => this.#take(s, b)));
     }
     this.#sources = sources;
@@ -221,7 +205,7 @@ export class AccessLogs implements Component {
       if (!s.parser.hasTime) line.time = now;
       const minute = Math.floor(line.time / 60_000) * 60_000;
       const route = s.routes.route(line.path);
-      const method = METHODS.has(line.method) ? line.method : "OTHER";
+      const method = methodOf(line.method);
       const key = `${minute}|${route}|${method}|${line.status}`;
       let r = rows.get(key);
       if (!r) {
@@ -262,24 +246,7 @@ export class AccessLogs implements Component {
             }))
           ).execute();
       }
-      const p = batch.position;
-      await trx.insertInto("tail_positions").values({
-        source,
-        key: p.key,
-        ino: p.ino,
-        head: p.head,
-        path: p.path,
-        offset: p.offset,
-        updated_at: Date.now(),
-      }).onConflict((oc) =>
-        oc.columns(["source", "key"]).doUpdateSet({
-          ino: p.ino,
-          head: p.head,
-          path: p.path,
-          offset: p.offset,
-          updated_at: Date.now(),
-        })
-      ).execute();
+      await savePosition(trx, source, batch.position);
     });
     // Durable: now it counts.
     s.stats.lines += batch.lines.length;

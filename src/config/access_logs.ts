@@ -7,6 +7,7 @@
  */
 
 import { type ConfigReader, show } from "./reader.ts";
+import { type FollowedEntry, readFollowed } from "./followed.ts";
 import { compileLogFormat, NAMED_FORMATS } from "../access/log_format.ts";
 
 /** One route family: a request whose path matches any pattern counts under `name`. */
@@ -16,20 +17,13 @@ export interface RouteFamily {
 }
 
 /** One entry of `access_logs`. */
-export interface AccessLogConfig {
-  name: string;
-  /** A file or a glob; rotated siblings (`.1`, `.2.gz`, `-20261126`) are read once. */
-  path: string;
+export interface AccessLogConfig extends FollowedEntry {
   /** The `log_format` text (`main` and `combined` resolved to theirs). */
   format: string;
   /** Route families, first match wins; a path matching none counts as `other`. */
   routes: RouteFamily[];
   /** The client: `auto` (the first `X-Forwarded-For` address when there is one), `remote_addr` or `x_forwarded_for`. */
   client: "auto" | "remote_addr" | "x_forwarded_for";
-  /** Longest line kept, bytes; longer ones are cut and counted (default 16 KiB). */
-  max_line: number;
-  /** How often the files are looked at, ms (default 500 ms). */
-  poll_interval: number;
 }
 
 /** The platform's nginx locations (its `nginx.conf`), first match wins. */
@@ -40,8 +34,6 @@ export const PLATFORM_ROUTES: readonly { name: string; patterns: string[] }[] = 
   { name: "health", patterns: ["^/nginx-health$"] },
   { name: "frontend", patterns: ["^/"] },
 ];
-
-const KEYS = ["name", "path", "format", "routes", "client", "max_line", "poll_interval"] as const;
 
 /** Compile route patterns; a bad one is a problem at its path. */
 export function readRoutes(
@@ -75,37 +67,27 @@ export function readRoutes(
 
 /** Validate `access_logs:`; every problem goes to `r`. */
 export function readAccessLogs(r: ConfigReader, value: unknown): AccessLogConfig[] {
-  const out: AccessLogConfig[] = [];
-  const seen = new Set<string>();
-  (r.list(value, "access_logs") ?? []).forEach((item, i) => {
-    const at = `access_logs[${i}]`;
-    const o = r.object(item, at, KEYS);
-    const name = r.string(o.name, `${at}.name`, "");
-    if (!name) r.fail(`${at}.name`, "is required");
-    else if (r.name(name, `${at}.name`) && seen.has(name)) {
-      r.fail(`${at}.name`, `${show(name)} is already used`);
-    }
-    seen.add(name);
-    const path = r.string(o.path, `${at}.path`, "");
-    if (!path) r.fail(`${at}.path`, "is required (a file or a glob)");
-    const given = r.string(o.format, `${at}.format`, "main");
-    const format = NAMED_FORMATS[given] ?? given;
-    const compiled = compileLogFormat(format);
-    if (!compiled.ok) r.fail(`${at}.format`, compiled.error);
-    out.push({
-      name,
-      path,
-      format,
-      routes: readRoutes(r, o.routes, `${at}.routes`),
-      client: r.oneOf(
-        o.client,
-        `${at}.client`,
-        ["auto", "remote_addr", "x_forwarded_for"] as const,
-        "auto",
-      ),
-      max_line: r.size(o.max_line, `${at}.max_line`, 16 * 1024, 256),
-      poll_interval: r.duration(o.poll_interval, `${at}.poll_interval`, 500, 10),
-    });
-  });
-  return out;
+  return readFollowed(
+    r,
+    value,
+    "access_logs",
+    { keys: ["format", "routes", "client"], maxLine: 16 * 1024 },
+    (o, at, base) => {
+      const given = r.string(o.format, `${at}.format`, "main");
+      const format = NAMED_FORMATS[given] ?? given;
+      const compiled = compileLogFormat(format);
+      if (!compiled.ok) r.fail(`${at}.format`, compiled.error);
+      return {
+        ...base,
+        format,
+        routes: readRoutes(r, o.routes, `${at}.routes`),
+        client: r.oneOf(
+          o.client,
+          `${at}.client`,
+          ["auto", "remote_addr", "x_forwarded_for"] as const,
+          "auto",
+        ),
+      };
+    },
+  );
 }

@@ -21,7 +21,7 @@
  */
 
 import { type ConfigReader, show } from "./reader.ts";
-import { globToRegExp } from "../housekeeping/plan.ts";
+import { globToRegExp } from "../tail/glob.ts";
 
 /** One entry of `housekeeping`. */
 export interface HousekeepingConfig {

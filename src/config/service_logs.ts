@@ -7,12 +7,10 @@
  */
 
 import { type ConfigReader, show } from "./reader.ts";
+import { type FollowedEntry, readFollowed } from "./followed.ts";
 
 /** One entry of `service_logs`. */
-export interface ServiceLogConfig {
-  name: string;
-  /** A file or a glob (`/opt/core/logs/*.log`). */
-  path: string;
+export interface ServiceLogConfig extends FollowedEntry {
   /** `loguru` (the platform's), `json` (one object per line), or `regex` with `regex:`. */
   format: "loguru" | "json" | "regex";
   /** `format: regex`: named groups `level` and `message` (and optionally `time`, `sid`). */
@@ -23,21 +21,7 @@ export interface ServiceLogConfig {
   error_levels: string[];
   /** Recent examples kept per entry (default 50). */
   examples: number;
-  max_line: number;
-  poll_interval: number;
 }
-
-const KEYS = [
-  "name",
-  "path",
-  "format",
-  "regex",
-  "alert_keywords",
-  "error_levels",
-  "examples",
-  "max_line",
-  "poll_interval",
-] as const;
 
 function strings(r: ConfigReader, value: unknown, path: string, fallback: string[]): string[] {
   const list = r.list(value, path);
@@ -46,19 +30,10 @@ function strings(r: ConfigReader, value: unknown, path: string, fallback: string
 
 /** Validate `service_logs:`; every problem goes to `r`. */
 export function readServiceLogs(r: ConfigReader, value: unknown): ServiceLogConfig[] {
-  const out: ServiceLogConfig[] = [];
-  const seen = new Set<string>();
-  (r.list(value, "service_logs") ?? []).forEach((item, i) => {
-    const at = `service_logs[${i}]`;
-    const o = r.object(item, at, KEYS);
-    const name = r.string(o.name, `${at}.name`, "");
-    if (!name) r.fail(`${at}.name`, "is required");
-    else if (r.name(name, `${at}.name`) && seen.has(name)) {
-      r.fail(`${at}.name`, `${show(name)} is already used`);
-    }
-    seen.add(name);
-    const path = r.string(o.path, `${at}.path`, "");
-    if (!path) r.fail(`${at}.path`, "is required (a file or a glob)");
+  return readFollowed(r, value, "service_logs", {
+    keys: ["format", "regex", "alert_keywords", "error_levels", "examples"],
+    maxLine: 64 * 1024,
+  }, (o, at, base) => {
     const format = r.oneOf(
       o.format,
       `${at}.format`,
@@ -79,9 +54,8 @@ export function readServiceLogs(r: ConfigReader, value: unknown): ServiceLogConf
     } else if (o.regex !== undefined) {
       r.fail(`${at}.regex`, "is only for format: regex");
     }
-    out.push({
-      name,
-      path,
+    return {
+      ...base,
       format,
       regex,
       alert_keywords: strings(r, o.alert_keywords, `${at}.alert_keywords`, [
@@ -91,9 +65,6 @@ export function readServiceLogs(r: ConfigReader, value: unknown): ServiceLogConf
       error_levels: strings(r, o.error_levels, `${at}.error_levels`, ["ERROR", "CRITICAL"])
         .map((l) => l.toUpperCase()),
       examples: r.integer(o.examples, `${at}.examples`, 50, 0, 10_000),
-      max_line: r.size(o.max_line, `${at}.max_line`, 64 * 1024, 256),
-      poll_interval: r.duration(o.poll_interval, `${at}.poll_interval`, 500, 10),
-    });
+    };
   });
-  return out;
 }

@@ -38,6 +38,7 @@
  */
 
 import { formatDuration } from "../config/units.ts";
+import { isCompressed, seriesOf } from "../tail/series.ts";
 
 /** One regular file of a log directory, as the planner sees it. */
 export interface DirectoryFile {
@@ -115,91 +116,12 @@ export interface HousekeepingPlan {
   overBudget: number;
 }
 
-/** Suffixes of files that are compressed already. */
-const COMPRESSED = /\.(?:gz|bz2|xz|zst|lz4|zip)$/;
-/** loguru: `NAME.YYYY-MM-DD_HH-mm-ss_ffffff[.N]EXT`, EXT being the live file's extension. */
-const LOGURU = /^(.+)\.\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_\d{6}(?:\.\d+)?(\.[^.\d][^.]*)?$/;
-/** logrotate and Python: `NAME.1`, `NAME-20261126[HH]`, `NAME.2026-11-26[_HH[-MM[-SS]]]`. */
-const SUFFIXED =
-  /^(.+?)(?:\.\d+|-\d{8}(?:\d{2})?|[.-]\d{4}-\d{2}-\d{2}(?:[_T-]\d{2}(?:[-:]\d{2}){0,2})?)$/;
 /** `NAME.1`: a chain whose rotator shifts names (logrotate, Python), which a `.gz` would break. */
 const NUMBERED = /\.\d+$/;
 /** What an interrupted compression leaves (see `run.ts`). */
 export const PARTIAL_SUFFIX = ".gz.partial";
 /** A leftover partial file this old is an interrupted compression, not one under way. */
 const PARTIAL_STALE_MS = 3_600_000;
-
-/**
- * The series of a file name: the name of the live log it was rotated from.
- *
- * @example
- * ```ts
- * seriesOf("core.2026-11-26_10-00-00_123456.log"); // "core.log"
- * seriesOf("access.log.2.gz"); // "access.log"
- * seriesOf("access.log-20261126"); // "access.log"
- * seriesOf("core.log"); // "core.log"
- * ```
- */
-export function seriesOf(name: string): string {
-  const plain = name.replace(COMPRESSED, "");
-  const loguru = LOGURU.exec(plain);
-  if (loguru) return loguru[1] + (loguru[2] ?? "");
-  const suffixed = SUFFIXED.exec(plain);
-  return suffixed ? suffixed[1] : plain;
-}
-
-/** True when the name ends in a compression suffix (`.gz`, `.xz`, ...). */
-export function isCompressed(name: string): boolean {
-  return COMPRESSED.test(name);
-}
-
-/**
- * Compile a file-name glob: `*` and `?` (never matching `/`), `[abc]`,
- * `[!abc]`, `{a,b}`. A leading `*` or `?` does not match a leading dot,
- * as in the shell.
- *
- * @example
- * ```ts
- * globToRegExp("*.log").test("core.log"); // true
- * globToRegExp("*.log").test(".hidden.log"); // false
- * ```
- */
-export function globToRegExp(glob: string): RegExp {
-  let re = "";
-  let inBraces = 0;
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === "*") re += "[^/]*";
-    else if (c === "?") re += "[^/]";
-    else if (c === "[") {
-      const end = glob.indexOf("]", i + 2);
-      if (end < 0) {
-        re += "\\[";
-        continue;
-      }
-      let body = glob.slice(i + 1, end);
-      const negated = body[0] === "!" || body[0] === "^";
-      if (negated) body = body.slice(1);
-      re += `[${negated ? "^/" : ""}${body.replace(/[\\\]^]/g, "\\$&")}]`;
-      i = end;
-    } else if (c === "{") {
-      inBraces++;
-      re += "(?:";
-    } else if (c === "}" && inBraces > 0) {
-      inBraces--;
-      re += ")";
-    } else if (c === "," && inBraces > 0) re += "|";
-    else re += c.replace(/[.+^$()|\\{}\]]/g, "\\$&");
-  }
-  re += ")".repeat(inBraces);
-  const hidden = glob.startsWith(".") ? "" : "(?!\\.)";
-  return new RegExp(`^${hidden}${re}$`);
-}
-
-/** True when a glob has wildcard characters (`*`, `?`, `[`, `{`). */
-export function hasGlob(text: string): boolean {
-  return /[*?[{]/.test(text);
-}
 
 /**
  * A byte count in the config's units (powers of 1000): `0B`, `512B`, `1.5KB`, `5.2GB`.

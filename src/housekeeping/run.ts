@@ -24,12 +24,11 @@ import { type LongTimeout, setLongTimeout } from "../timers.ts";
 import { findOpenForWriting } from "./open_files.ts";
 import {
   type DirectoryFile,
-  globToRegExp,
-  hasGlob,
   type HousekeepingPlan,
   PARTIAL_SUFFIX,
   planDirectory,
 } from "./plan.ts";
+import { expandGlob, hasGlob } from "../tail/glob.ts";
 
 /** What became of one planned action. */
 export interface FileOutcome {
@@ -94,38 +93,7 @@ export async function expandDirectories(
       return { dirs: [], error: why };
     }
   }
-  const parts = path.split("/");
-  let found = [parts[0] === "" ? "/" : parts[0]];
-  if (hasGlob(parts[0])) found = await matchChildren(".", parts[0], true);
-  for (const part of parts.slice(1)) {
-    if (part === "") continue;
-    const next: string[] = [];
-    for (const dir of found) {
-      if (!hasGlob(part)) next.push(join(dir, part));
-      else next.push(...await matchChildren(dir, part, false));
-    }
-    found = next;
-  }
-  const dirs: string[] = [];
-  for (const d of found) {
-    if ((await Deno.stat(d).catch(() => undefined))?.isDirectory) dirs.push(d);
-  }
-  return { dirs: dirs.sort() };
-}
-
-async function matchChildren(dir: string, glob: string, bare: boolean): Promise<string[]> {
-  const re = globToRegExp(glob);
-  const out: string[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      if ((e.isDirectory || e.isSymlink) && re.test(e.name)) {
-        out.push(bare ? e.name : join(dir, e.name));
-      }
-    }
-  } catch {
-    // unreadable or gone: nothing matches there
-  }
-  return out;
+  return { dirs: await expandGlob(path, "directory") };
 }
 
 /** The regular files of a directory with their sizes and mtimes (not yet whether open). */

@@ -15,7 +15,8 @@ import type { Config } from "../config/schema.ts";
 import type { ServiceLogConfig } from "../config/service_logs.ts";
 import type { Database } from "../store/schema.ts";
 import type { Logger } from "../log/logger.ts";
-import { Follower, type TailBatch } from "../tail/follower.ts";
+import { Follower, type TailBatch, type TailPosition } from "../tail/follower.ts";
+import { loadPositions, savePosition } from "../tail/positions.ts";
 import { seriesOf } from "../tail/series.ts";
 import { parseJsonLine, parseLoguru, parseWithRegex, type ServiceLine } from "./parse.ts";
 import { errorMessage } from "../errors.ts";
@@ -46,13 +47,14 @@ export interface ServiceLogStats {
 class Entry {
   readonly follower: Follower;
   readonly parse: (line: string) => ServiceLine | undefined;
-  readonly stats: ServiceLogStats;
+  /** What this entry counted; `stats()` adds the follower's files and problem. */
+  readonly stats: Omit<ServiceLogStats, "files" | "problem">;
   timer?: ReturnType<typeof setTimeout>;
   polling?: Promise<void>;
 
   constructor(
     readonly config: ServiceLogConfig,
-    positions: Awaited<ReturnType<typeof loadPositions>>,
+    positions: TailPosition[],
     take: (e: Entry, b: TailBatch) => Promise<void>,
   ) {
     const re = config.regex;
@@ -70,25 +72,12 @@ class Entry {
     this.stats = {
       name: config.name,
       path: config.path,
-      files: [],
       lines: 0,
       other: 0,
       errors: 0,
       examples: 0,
     };
   }
-}
-
-async function loadPositions(db: Kysely<Database>, source: string) {
-  const rows = await db.selectFrom("tail_positions").selectAll().where("source", "=", source)
-    .execute();
-  return rows.map((r) => ({
-    key: r.key,
-    ino: r.ino,
-    head: r.head,
-    path: r.path,
-    offset: Number(r.offset),
-  }));
 }
 
 /** The live service logs, as a component of the agent. */
@@ -207,10 +196,7 @@ export class ServiceLogs implements Component {
         await trx.insertInto("service_log_lines")
           .values(kept.slice(i, i + 200).map((k) => ({ source, file, ...k }))).execute();
       }
-      const p = batch.position;
-      const row = { ino: p.ino, head: p.head, path: p.path, offset: p.offset, updated_at: now };
-      await trx.insertInto("tail_positions").values({ source, key: p.key, ...row })
-        .onConflict((oc) => oc.columns(["source", "key"]).doUpdateSet(row)).execute();
+      await savePosition(trx, source, batch.position);
     });
     e.stats.lines += batch.lines.length;
     e.stats.other += other;

@@ -23,8 +23,8 @@
 
 import { createHash } from "node:crypto";
 import { basename, dirname } from "node:path";
-import { expandGlob } from "./glob.ts";
-import { seriesOf } from "./series.ts";
+import { expandGlob, hasGlob } from "./glob.ts";
+import { isCompressed, seriesOf } from "./series.ts";
 import { LineSplitter } from "./lines.ts";
 
 /** A stream's saved position (a row of `tail_positions`). */
@@ -119,17 +119,6 @@ export class Follower {
       size: s.size,
       offset: s.offset,
       behind: s.gz ? 0 : Math.max(0, s.size - s.offset),
-    }));
-  }
-
-  /** Positions of streams not seen for `age` ms may be forgotten: their keys. */
-  streams(): TailPosition[] {
-    return [...this.#streams.values()].map(({ key, ino, head, path, offset }) => ({
-      key,
-      ino,
-      head,
-      path,
-      offset,
     }));
   }
 
@@ -248,7 +237,7 @@ export class Follower {
     const series = new Set(matched.map((p) => `${dirname(p)}/${seriesOf(basename(p))}`));
     const dirs = new Set(matched.map((p) => dirname(p)));
     // A live file absent right now (between rename and create) still names its series.
-    if (!/[*?[]/.test(this.#o.path)) {
+    if (!hasGlob(this.#o.path)) {
       series.add(`${dirname(this.#o.path)}/${basename(this.#o.path)}`);
       dirs.add(dirname(this.#o.path));
     }
@@ -256,7 +245,8 @@ export class Follower {
     for (const dir of dirs) {
       try {
         for await (const e of Deno.readDir(dir)) {
-          if (!e.isFile) continue;
+          // Only gzip is read; a `.xz` or `.zst` rotation is left alone.
+          if (!e.isFile || (isCompressed(e.name) && !e.name.endsWith(".gz"))) continue;
           if (series.has(`${dir}/${seriesOf(e.name)}`)) out.add(`${dir}/${e.name}`);
         }
       } catch {

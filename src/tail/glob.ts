@@ -1,44 +1,71 @@
 /**
- * File globs for the followers: `*`, `?` and `[...]` in any path segment,
- * expanded by reading directories (no `**`). A directory that cannot be
- * read yields nothing.
+ * File globs for the followers and housekeeping: `*`, `?`, `[...]` and
+ * `{a,b}` in any path segment, expanded by reading directories (no `**`).
+ * A directory that cannot be read yields nothing.
  *
  * @module
  */
 
-/** Whether a path segment has glob characters. */
-export function hasGlob(segment: string): boolean {
-  return /[*?[]/.test(segment);
-}
-
-/** A glob segment as a regex: `*.log` -> `/^[^/]*\.log$/`. */
-export function segmentRegex(segment: string): RegExp {
+/**
+ * Compile a file-name glob: `*` and `?` (never matching `/`), `[abc]`,
+ * `[!abc]`, `{a,b}`. A leading `*` or `?` does not match a leading dot,
+ * as in the shell.
+ *
+ * @example
+ * ```ts
+ * globToRegExp("*.log").test("core.log"); // true
+ * globToRegExp("*.log").test(".hidden.log"); // false
+ * ```
+ */
+export function globToRegExp(glob: string): RegExp {
   let re = "";
-  for (let i = 0; i < segment.length; i++) {
-    const c = segment[i];
+  let inBraces = 0;
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
     if (c === "*") re += "[^/]*";
     else if (c === "?") re += "[^/]";
     else if (c === "[") {
-      const end = segment.indexOf("]", i + 1);
-      if (end < 0) re += "\\[";
-      else {
-        const body = segment.slice(i + 1, end).replace(/^!/, "^").replace(/\\/g, "\\\\");
-        re += `[${body}]`;
-        i = end;
+      const end = glob.indexOf("]", i + 2);
+      if (end < 0) {
+        re += "\\[";
+        continue;
       }
-    } else re += c.replace(/[.+^${}()|\\]/g, "\\$&");
+      let body = glob.slice(i + 1, end);
+      const negated = body[0] === "!" || body[0] === "^";
+      if (negated) body = body.slice(1);
+      re += `[${negated ? "^/" : ""}${body.replace(/[\\\]^]/g, "\\$&")}]`;
+      i = end;
+    } else if (c === "{") {
+      inBraces++;
+      re += "(?:";
+    } else if (c === "}" && inBraces > 0) {
+      inBraces--;
+      re += ")";
+    } else if (c === "," && inBraces > 0) re += "|";
+    else re += c.replace(/[.+^$()|\\{}\]]/g, "\\$&");
   }
-  return new RegExp(`^${re}$`);
+  re += ")".repeat(inBraces);
+  const hidden = glob.startsWith(".") ? "" : "(?!\\.)";
+  return new RegExp(`^${hidden}${re}$`);
 }
 
-/** The regular files a glob names now, sorted. */
-export async function expandGlob(pattern: string): Promise<string[]> {
+/** True when a glob has wildcard characters (`*`, `?`, `[`, `{`). */
+export function hasGlob(text: string): boolean {
+  return /[*?[{]/.test(text);
+}
+
+/**
+ * What a glob names now, sorted: regular files, or with `kind: "directory"`
+ * directories (symlinks to them included).
+ */
+export async function expandGlob(
+  pattern: string,
+  kind: "file" | "directory" = "file",
+): Promise<string[]> {
   const absolute = pattern.startsWith("/");
   const segments = pattern.split("/").filter((s) => s !== "");
   let bases = [absolute ? "/" : "."];
-  for (let i = 0; i < segments.length; i++) {
-    const seg = segments[i];
-    const last = i === segments.length - 1;
+  for (const seg of segments) {
     const next: string[] = [];
     for (const base of bases) {
       const join = (name: string) => base === "/" ? `/${name}` : `${base}/${name}`;
@@ -46,24 +73,21 @@ export async function expandGlob(pattern: string): Promise<string[]> {
         next.push(join(seg));
         continue;
       }
-      const re = segmentRegex(seg);
+      const re = globToRegExp(seg);
       try {
-        for await (const e of Deno.readDir(base)) {
-          if (re.test(e.name) && (last ? !e.isDirectory : !e.isFile)) next.push(join(e.name));
-        }
+        for await (const e of Deno.readDir(base)) if (re.test(e.name)) next.push(join(e.name));
       } catch {
         // unreadable or gone: nothing matches here
       }
     }
     bases = next;
   }
-  const files: string[] = [];
+  const found: string[] = [];
   for (const p of bases) {
-    try {
-      if ((await Deno.stat(p)).isFile) files.push(absolute ? p : p.replace(/^\.\//, ""));
-    } catch {
-      // not there (a literal path that does not exist yet)
+    const st = await Deno.stat(p).catch(() => undefined);
+    if (kind === "file" ? st?.isFile : st?.isDirectory) {
+      found.push(absolute ? p : p.replace(/^\.\//, ""));
     }
   }
-  return files.sort();
+  return found.sort();
 }
