@@ -29,6 +29,11 @@ export interface Sample {
   text: string;
   /** Whether the condition holds. */
   active: boolean;
+  /**
+   * No verdict yet (a probe not run since the start): an alert on this
+   * series keeps its state instead of resolving.
+   */
+  unknown?: boolean;
   /** More for the message (the failing reason, matching sids and the first line). */
   details?: string;
 }
@@ -110,11 +115,12 @@ function matchProbes(globs: readonly string[], inputs: AlertInputs): ProbeView[]
 }
 
 function probeDown(globs: readonly string[], inputs: AlertInputs): Sample[] {
-  return matchProbes(globs, inputs).filter((p) => p.state !== "pending").map((p) => ({
+  return matchProbes(globs, inputs).map((p) => ({
     labels: { probe: p.name },
     value: p.failures,
     text: `${p.failures} failures in a row`,
     active: p.state === "down",
+    unknown: p.state === "pending",
     details: p.last && !p.last.ok ? `${p.last.code}: ${p.last.reason ?? ""}`.trim() : undefined,
   }));
 }

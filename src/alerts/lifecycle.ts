@@ -93,6 +93,10 @@ export class AlertBook {
     const out: StepResult = { events: [], changed: [], removed: [], transitions: [] };
     const seen = new Set<string>();
     for (const s of samples) {
+      if (s.unknown) {
+        seen.add(instanceKey(rule.name, s.labels));
+        continue;
+      }
       if (!s.active) continue;
       const key = instanceKey(rule.name, s.labels);
       seen.add(key);
