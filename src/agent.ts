@@ -30,6 +30,7 @@ import { dirname } from "node:path";
 import type { AlertEngine } from "./alerts/engine.ts";
 import type { AccessLogs } from "./access/live.ts";
 import type { ServiceLogs } from "./service_logs/live.ts";
+import type { BackupJobs } from "./backup/jobs.ts";
 
 /** The outcome of {@linkcode Agent.start}. */
 export type StartResult = { ok: true } | { ok: false; component: string; error: string };
@@ -72,6 +73,8 @@ export class Agent {
   access?: AccessLogs;
   /** The live service logs, loaded when `service_logs:` has entries. */
   serviceLogs?: ServiceLogs;
+  /** The backup jobs, loaded when `backups:` has entries. */
+  backups?: BackupJobs;
   readonly #components: Component[];
   #started: Component[] = [];
   #starting?: Promise<StartResult>;
@@ -139,6 +142,7 @@ export class Agent {
       alerts: () => this.alerts,
       access: () => this.access,
       serviceLogs: () => this.serviceLogs,
+      backups: () => this.backups,
       logger: this.#logger,
     });
     this.#scheduler = new ProbeScheduler({
@@ -174,6 +178,7 @@ export class Agent {
       this.#accessComponent(),
       this.#serviceLogsComponent(),
       this.#housekeepingComponent(),
+      this.#backupsComponent(),
       this.#alertsComponent(),
     ];
     this.#observeAlerts();
@@ -303,6 +308,63 @@ export class Agent {
       reload: async (config) => {
         if (this.serviceLogs) await this.serviceLogs.reload(config);
         else if (config.service_logs.length) await load(config);
+      },
+    };
+  }
+
+  /**
+   * The backup jobs as a component, loaded when `backups:` has entries;
+   * with their metrics (last success, duration, size, failures per job).
+   */
+  #backupsComponent(): Component {
+    const load = async (config: Config) => {
+      const { BackupJobs } = await import("./backup/jobs.ts");
+      const jobs = new BackupJobs({
+        jobs: config.backups,
+        logger: this.#logger.child({ component: "backups" }),
+      });
+      await jobs.start();
+      this.backups = jobs;
+      const meter = this.telemetry.meterProvider.getMeter("astron-watch");
+      const last = meter.createObservableGauge(
+        "astron_watch_backup_last_success_timestamp_seconds",
+        {
+          description: "When the job's last successful backup run ended, Unix seconds.",
+        },
+      );
+      const duration = meter.createObservableGauge("astron_watch_backup_duration_seconds", {
+        description: "How long the job's last successful backup run took.",
+      });
+      const size = meter.createObservableGauge("astron_watch_backup_size_bytes", {
+        description: "Bytes written by the job's last successful backup run.",
+      });
+      const failures = meter.createObservableCounter("astron_watch_backup_failures", {
+        description: "Backup runs of the job that failed (a dump, verification or copy).",
+      });
+      meter.addBatchObservableCallback((o) => {
+        for (const v of jobs.views()) {
+          const job = { job: v.name };
+          const s = v.state.last_success;
+          if (s) {
+            o.observe(last, s.at / 1000, job);
+            o.observe(duration, s.duration_ms / 1000, job);
+            o.observe(size, s.size, job);
+          }
+          o.observe(failures, v.state.failures ?? 0, job);
+        }
+      }, [last, duration, size, failures]);
+    };
+    return {
+      name: "backups",
+      start: async () => {
+        if (this.#config.backups.length) await load(this.#config);
+      },
+      stop: async () => {
+        await this.backups?.stop();
+      },
+      reload: async (config) => {
+        if (this.backups) await this.backups.reload(config.backups);
+        else if (config.backups.length) await load(config);
       },
     };
   }

@@ -61,7 +61,7 @@ const BAD_CONFIGS: { name: string; yaml: string; line: string; env?: Record<stri
     name: "an unknown top-level key",
     yaml: "nonsense: {}\n",
     line:
-      "nonsense: unknown key (known: server, log, store, otlp, otlp_receiver, probes, alerts, access_logs, service_logs, housekeeping)",
+      "nonsense: unknown key (known: server, log, store, otlp, otlp_receiver, probes, alerts, access_logs, service_logs, housekeeping, backups)",
   },
   {
     name: "broken YAML",

@@ -36,6 +36,8 @@ import type { RotatingFileSinkStats } from "../log/rotating_file_sink.ts";
 import type { AlertEngine } from "../alerts/engine.ts";
 import { alertRoutes } from "./routes/alerts.ts";
 import { accessRoutes } from "./routes/access.ts";
+import { backupRoutes } from "./routes/backups.ts";
+import type { BackupJobs } from "../backup/jobs.ts";
 import type { AccessLogs } from "../access/live.ts";
 import type { ServiceLogs } from "../service_logs/live.ts";
 
@@ -72,6 +74,8 @@ export interface ApiDeps {
   access?: () => AccessLogs | undefined;
   /** The live service logs, when `service_logs:` has entries (a `/status` section). */
   serviceLogs?: () => ServiceLogs | undefined;
+  /** The backup jobs, when `backups:` has entries (`/api/v1/backups`, a `/status` section). */
+  backups?: () => BackupJobs | undefined;
   /** The Prometheus exposition of the agent's metrics. */
   scrape: () => Promise<string>;
   logger: Logger;
@@ -151,6 +155,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   if (deps.store) {
     app.route("/", accessRoutes({ access: deps.access ?? (() => undefined), store: deps.store }));
   }
+  app.route("/", backupRoutes({ backups: deps.backups ?? (() => undefined) }));
   app.notFound((c) => errorResponse(404, `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {
     if (err instanceof HTTPException) {

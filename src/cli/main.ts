@@ -75,6 +75,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./alerts.ts")).alertsCommand,
   },
   {
+    name: "backup",
+    summary: "database backups: now JOB, list, verify FILE, restore FILE --to URL",
+    load: async () => (await import("./backup.ts")).backupCommand,
+  },
+  {
     name: "access-log",
     summary: "analyse nginx access logs: report FILE... as text, json or html",
     load: async () => (await import("./access_log.ts")).accessLogCommand,

@@ -20,6 +20,7 @@ import { type AlertsConfig, readAlerts } from "./alerts.ts";
 import { type AccessLogConfig, readAccessLogs } from "./access_logs.ts";
 import { readServiceLogs, type ServiceLogConfig } from "./service_logs.ts";
 import { type HousekeepingConfig, readHousekeeping } from "./housekeeping.ts";
+import { type BackupJob, readBackups } from "./backups.ts";
 export type { AccessLogConfig, AlertsConfig, HousekeepingConfig, ServiceLogConfig };
 
 import type { LogFormat, LogLevel } from "../log/logger.ts";
@@ -188,6 +189,7 @@ export interface Config {
   access_logs: AccessLogConfig[];
   service_logs: ServiceLogConfig[];
   housekeeping: HousekeepingConfig[];
+  backups: BackupJob[];
 }
 
 /** The outcome of validation: a config, or every problem found. */
@@ -206,6 +208,7 @@ const TOP_KEYS = [
   "access_logs",
   "service_logs",
   "housekeeping",
+  "backups",
 ] as const satisfies readonly (keyof Config)[];
 const SERVER_KEYS = [
   "listen",
@@ -333,6 +336,7 @@ export function validateConfig(raw: unknown): ValidateResult {
     access_logs: readAccessLogs(r, top.access_logs),
     service_logs: readServiceLogs(r, top.service_logs),
     housekeeping: readHousekeeping(r, top.housekeeping),
+    backups: readBackups(r, top.backups),
   };
   config.alerts = readAlerts(r, top.alerts, {
     probes: config.probes.map((p) => p.name),

@@ -19,6 +19,7 @@ import type { AlertEngine } from "../../alerts/engine.ts";
 import { labelsText } from "../../alerts/lifecycle.ts";
 import type { AccessLogs, AccessLogStats } from "../../access/live.ts";
 import type { ServiceLogs } from "../../service_logs/live.ts";
+import type { BackupJobs, BackupJobView } from "../../backup/jobs.ts";
 
 /** What `/status` reads. */
 export interface StatusDeps {
@@ -42,6 +43,8 @@ export interface StatusDeps {
   access?: () => AccessLogs | undefined;
   /** The live service logs, when `service_logs:` has entries. */
   serviceLogs?: () => ServiceLogs | undefined;
+  /** The backup jobs, when `backups:` has entries. */
+  backups?: () => BackupJobs | undefined;
 }
 
 /** The services section's window. */
@@ -65,6 +68,9 @@ export function statusRoutes(deps: StatusDeps): Hono<ApiEnv> {
     const until = deps.metrics?.now?.() ?? now;
     const services = await deps.metrics?.services({ window: SERVICES_WINDOW, until })
       .catch((err) => errorMessage(err));
+    const jobs = deps.backups?.();
+    await jobs?.refresh();
+    const backups = jobs?.views();
     if (wantsJson(c.req.query("format"), c.req.header("Accept"))) {
       return c.json({
         version: deps.version,
@@ -82,6 +88,7 @@ export function statusRoutes(deps: StatusDeps): Hono<ApiEnv> {
         service_logs: deps.serviceLogs?.()
           ? { logs: deps.serviceLogs()!.stats(), examples: deps.serviceLogs()!.examples }
           : undefined,
+        backups,
       });
     }
     return c.text(
@@ -90,7 +97,8 @@ export function statusRoutes(deps: StatusDeps): Hono<ApiEnv> {
         (services === undefined ? "" : renderServices(services)) +
         (engine ? renderAlerts(engine, now) : "") +
         renderAccess(deps.access?.()?.stats()) +
-        renderServiceLogs(deps.serviceLogs?.()),
+        renderServiceLogs(deps.serviceLogs?.()) +
+        renderBackups(backups, now),
     );
   });
   return app;
@@ -236,6 +244,30 @@ export function renderAccess(logs: AccessLogStats[] | undefined): string {
     if (l.unparsed_samples[0]) lines.push(`    unparsed: ${oneLine(l.unparsed_samples[0])}`);
   }
   return lines.join("\n") + "\n";
+}
+
+/** The backups section of `/status`: per job, the last success, the last run's outcome, the next run. */
+export function renderBackups(jobs: BackupJobView[] | undefined, now: number): string {
+  if (!jobs?.length) return "";
+  const rows = jobs.map((j) => {
+    const s = j.state;
+    return [
+      j.name,
+      j.type,
+      j.schedule,
+      s.last_success ? `${ago(now - s.last_success.at)} ago` : "never",
+      j.running ? "running" : !s.last_run ? "-" : s.last_run.ok ? "ok" : "FAILED",
+      j.next_run === undefined ? "-" : new Date(j.next_run).toISOString().slice(0, 16) + "Z",
+      String(j.dumps),
+      String(s.failures ?? 0),
+      s.last_run && !s.last_run.ok ? oneLine(s.last_run.error ?? "") : "-",
+    ];
+  });
+  return "\nbackups:\n" +
+    textTable(
+      ["JOB", "TYPE", "SCHEDULE", "LAST SUCCESS", "LAST RUN", "NEXT", "DUMPS", "FAILURES", "ERROR"],
+      rows,
+    );
 }
 
 /** The service logs section of `/status`: lines and errors per entry, and the newest error examples. */
