@@ -406,6 +406,7 @@ export class Agent {
         metrics: this.rollups,
         store: this.store,
         logDropped: () => this.log.stats()?.dropped_lines,
+        backups: () => this.backups?.ages() ?? [],
         dir: `${dirname(config.store.blob_dir)}/alerts-outbox`,
         logger: this.#logger,
       });

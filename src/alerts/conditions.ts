@@ -62,6 +62,17 @@ export interface AlertInputs {
   logDrops(window: number): { then: number; now: number } | undefined;
   /** The agent's API, for links. */
   externalUrl: string;
+  /** Each backup job's last good backup (epoch ms), or since when it has had none. */
+  backups?(): readonly BackupAge[];
+}
+
+/** A backup job as `backup_age` sees it. */
+export interface BackupAge {
+  job: string;
+  /** When its last good backup ended, epoch ms. */
+  last_success?: number;
+  /** Measured from here when there is none yet (the agent's start). */
+  since: number;
 }
 
 /** Memoizes reads shared by rules within one cycle. */
@@ -96,6 +107,8 @@ export function evaluate(c: AlertCondition, reads: CycleReads): Promise<Sample[]
       return storeBudget(c.above, reads);
     case "log_drops":
       return Promise.resolve(logDrops(c.window, c.min, reads.inputs));
+    case "backup_age":
+      return Promise.resolve(backupAge(c.jobs, c.older_than, reads.inputs));
   }
 }
 
@@ -123,6 +136,34 @@ function probeDown(globs: readonly string[], inputs: AlertInputs): Sample[] {
     unknown: p.state === "pending",
     details: p.last && !p.last.ok ? `${p.last.code}: ${p.last.reason ?? ""}`.trim() : undefined,
   }));
+}
+
+function backupAge(globs: readonly string[], olderThan: number, inputs: AlertInputs): Sample[] {
+  return (inputs.backups?.() ?? []).filter((b) => globs.some((g) => globMatch(g, b.job)))
+    .map((b) => {
+      const age = inputs.now - (b.last_success ?? b.since);
+      return {
+        labels: { job: b.job },
+        value: Math.round(age / 1000),
+        text: b.last_success
+          ? `last good backup ${durationText(age)} ago`
+          : `no good backup in ${durationText(age)}`,
+        active: age > olderThan,
+        details: b.last_success
+          ? `last good backup ${new Date(b.last_success).toISOString()}`
+          : undefined,
+      };
+    });
+}
+
+/** A long span for people: `26.5h`, `3.2d`, `45m`. */
+function durationText(ms: number): string {
+  const h = ms / 3_600_000;
+  return h >= 48
+    ? `${(h / 24).toFixed(1)}d`
+    : h >= 1
+    ? `${h.toFixed(1)}h`
+    : `${Math.round(ms / 60_000)}m`;
 }
 
 function certExpiry(globs: readonly string[], days: number, inputs: AlertInputs): Sample[] {

@@ -18,7 +18,13 @@ import type { ProbeBoard } from "../probe/board.ts";
 import type { MetricsReader } from "../rollups/read.ts";
 import type { Store } from "../store/store.ts";
 import { errorMessage } from "../errors.ts";
-import { type AlertInputs, CycleReads, evaluate, type Sample } from "./conditions.ts";
+import {
+  type AlertInputs,
+  type BackupAge,
+  CycleReads,
+  evaluate,
+  type Sample,
+} from "./conditions.ts";
 import { AlertBook, type AlertEvent, type AlertInstance, type StepResult } from "./lifecycle.ts";
 import { groupOf, type Notification, outAlert } from "./message.ts";
 import { type ChannelStats, Outbox } from "./outbox.ts";
@@ -44,6 +50,8 @@ export interface AlertEngineOptions {
   store: Store;
   /** Lines the agent's own log dropped so far. */
   logDropped: () => number | undefined;
+  /** The backup jobs' last good backups (`backup_age`). */
+  backups?: () => readonly BackupAge[];
   /** Where the outbox lives. */
   dir: string;
   logger: Logger;
@@ -348,6 +356,7 @@ export class AlertEngine implements Component {
         return { then: then.n, now: latest.n };
       },
       externalUrl: this.#config.external_url,
+      backups: this.#o.backups,
     };
   }
 

@@ -75,6 +75,7 @@ export function groupOf(rule: AlertRule, labels: Record<string, string>) {
 function subject(labels: Record<string, string>, zh: boolean): string {
   if (labels.service) return labels.func ? `${labels.service}/${labels.func}` : labels.service;
   if (labels.probe) return labels.probe;
+  if (labels.job) return labels.job;
   if (labels.source === "workflow") return zh ? "工作流运行" : "workflow runs";
   return "";
 }
@@ -88,6 +89,7 @@ const SUMMARY: Record<string, { zh: string; en: string }> = {
   cert_expiry: { zh: "{s} 证书即将过期：{v}", en: "certificate of {s} expires soon: {v}" },
   store_budget: { zh: "存储已用 {v}", en: "the store is {v} full" },
   log_drops: { zh: "自身日志丢弃：{v}", en: "own log dropped lines: {v}" },
+  backup_age: { zh: "备份 {s}：{v}", en: "backup {s}: {v}" },
 };
 
 /** The alert as queued for a channel: annotations rendered from the rule's templates or the defaults. */

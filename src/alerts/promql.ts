@@ -123,6 +123,12 @@ export function promqlOf(rule: AlertRule): PromqlForm {
       return { none: "node logs are in the workflow runs in the store, not in metrics" };
     case "store_budget":
       return { none: "the store's size is not exported as a metric" };
+    case "backup_age":
+      return {
+        expr: `time() - astron_watch_backup_last_success_timestamp_seconds{${
+          matcher("job", c.jobs)
+        }} > ${Math.round(c.older_than / 1000)}`,
+      };
   }
 }
 

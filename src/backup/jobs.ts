@@ -76,22 +76,29 @@ export class BackupJobs {
   readonly #running = new Set<string>();
   readonly #views = new Map<string, BackupJobView>();
   #stopped = false;
+  readonly #since: number;
+  #refresher?: ReturnType<typeof setInterval>;
 
   constructor(o: BackupJobsOptions) {
     this.#jobs = o.jobs;
     this.#log = o.logger;
     this.#now = o.now ?? Date.now;
+    this.#since = this.#now();
   }
 
-  /** Read each job's record and arm its schedule. */
+  /** Read each job's record and arm its schedule; re-read them every minute (for `backup now` runs). */
   async start(): Promise<void> {
     await this.refresh();
     for (const job of this.#jobs) this.#arm(job);
+    this.#refresher = setInterval(() => {
+      this.refresh().catch(() => {});
+    }, 60_000);
   }
 
   /** Stop scheduling; a run in progress ends first. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#refresher);
     for (const t of this.#timers.values()) t.clear();
     this.#timers.clear();
     await this.#lock.idle();
@@ -126,6 +133,15 @@ export class BackupJobs {
         bytes: 0,
       }
     ).map((v) => ({ ...v, running: this.#running.has(v.name), next_run: this.#next.get(v.name) }));
+  }
+
+  /** Each job's last good backup, or since when the agent has watched it without one (`backup_age`). */
+  ages(): { job: string; last_success?: number; since: number }[] {
+    return this.views().map((v) => ({
+      job: v.name,
+      last_success: v.state.last_success?.at,
+      since: this.#since,
+    }));
   }
 
   /** The finished dumps of a job, newest first. */

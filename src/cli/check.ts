@@ -5,7 +5,9 @@
  */
 
 import { loadConfig } from "../config/load.ts";
-import { formatProblem } from "../config/reader.ts";
+import { type ConfigProblem, formatProblem } from "../config/reader.ts";
+import type { BackupJob } from "../config/backups.ts";
+import { errorMessage } from "../errors.ts";
 import { Command, err, EXIT, out, parseFlags } from "./command.ts";
 
 const USAGE = `usage: astron-watch check [--config FILE]
@@ -41,9 +43,52 @@ export const checkCommand: Command = {
       for (const p of loaded.problems) err(formatProblem(p));
       return EXIT.usage;
     }
+    const unwritable = await unwritableBackupDirs(loaded.config.backups);
+    for (const p of unwritable) err(formatProblem(p));
+    if (unwritable.length) return EXIT.usage;
     const where = loaded.source.kind === "file" ? loaded.source.path : "built-in defaults";
     const n = loaded.config.probes.length;
     out(`${where}: ok (${n} probe${n === 1 ? "" : "s"})\n`);
     return EXIT.ok;
   },
 };
+
+/** Each backup job's `dir` and `copy_to` that cannot be written (tried with a file, removed at once). */
+async function unwritableBackupDirs(jobs: readonly BackupJob[]): Promise<ConfigProblem[]> {
+  const problems: ConfigProblem[] = [];
+  for (const [i, job] of jobs.entries()) {
+    for (const key of ["dir", "copy_to"] as const) {
+      const dir = job[key];
+      if (!dir) continue;
+      const why = await notWritable(dir);
+      if (why) {
+        problems.push({ path: `backups[${i}].${key}`, message: `${dir} is not writable: ${why}` });
+      }
+    }
+  }
+  return problems;
+}
+
+/** Why `dir` (or, when missing, the nearest directory above it, where it would be made) cannot take a file. */
+async function notWritable(dir: string): Promise<string | undefined> {
+  let at = dir;
+  for (;;) {
+    try {
+      const st = await Deno.stat(at);
+      if (!st.isDirectory) return `${at} is not a directory`;
+      break;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) return errorMessage(err);
+      const up = at.replace(/\/[^/]*$/, "") || "/";
+      if (up === at) return errorMessage(err);
+      at = up;
+    }
+  }
+  try {
+    const probe = await Deno.makeTempFile({ dir: at, prefix: ".astron-watch-check-" });
+    await Deno.remove(probe);
+    return undefined;
+  } catch (err) {
+    return errorMessage(err);
+  }
+}

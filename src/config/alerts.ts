@@ -98,7 +98,14 @@ export type AlertCondition =
   | { kind: "absent"; source: AlertSource; match: string[]; window: number }
   | { kind: "cert_expiry"; probes: string[]; days: number }
   | { kind: "store_budget"; above: number }
-  | { kind: "log_drops"; window: number; min: number };
+  | { kind: "log_drops"; window: number; min: number }
+  | {
+    kind: "backup_age";
+    /** Backup job names or globs. */
+    jobs: string[];
+    /** The last good backup may be this old, ms. */
+    older_than: number;
+  };
 
 export type ConditionKind = AlertCondition["kind"];
 export const CONDITION_KINDS: readonly ConditionKind[] = [
@@ -206,6 +213,8 @@ export function conditionLabels(c: AlertCondition): string[] {
     case "probe_down":
     case "cert_expiry":
       return ["probe"];
+    case "backup_age":
+      return ["job"];
     case "error_ratio":
     case "latency":
     case "absent":
@@ -229,6 +238,8 @@ export interface AlertsContext {
   retention: number;
   /** The API's address, for links. */
   apiUrl: string;
+  /** The backup jobs' names (`backup_age`). */
+  backups?: readonly string[];
 }
 
 /** Validate `alerts:`; every problem goes to `r`. */
@@ -484,6 +495,7 @@ const CONDITION_KEYS: Record<ConditionKind, readonly string[]> = {
   cert_expiry: ["probes", "days"],
   store_budget: ["above"],
   log_drops: ["window", "min"],
+  backup_age: ["jobs", "older_than"],
 };
 
 function readCondition(
@@ -628,6 +640,28 @@ function readCondition(
       return { kind, above: ratio(r, o.above, `${path}.above`, 0.9) };
     case "log_drops":
       return { kind, window: window(), min: r.integer(o.min, `${path}.min`, 1, 1, 1e12) };
+    case "backup_age": {
+      const jobs = ctx.backups ?? [];
+      const globs = o.jobs === undefined
+        ? ["*"]
+        : (r.list(o.jobs, `${path}.jobs`) ?? []).map((v, i) =>
+          r.string(v, `${path}.jobs[${i}]`, "")
+        );
+      globs.forEach((g, i) => {
+        if (!jobs.some((j) => globMatch(g, j))) {
+          r.fail(
+            `${path}.jobs${o.jobs === undefined ? "" : `[${i}]`}`,
+            `${show(g)} names no backup job (backups: ${jobs.join(", ") || "none"})`,
+          );
+        }
+      });
+      if (o.older_than === undefined) r.fail(`${path}.older_than`, "is required (like 26h)");
+      return {
+        kind,
+        jobs: globs,
+        older_than: r.duration(o.older_than, `${path}.older_than`, 26 * 3_600_000, 60_000),
+      };
+    }
   }
 }
 
