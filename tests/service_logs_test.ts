@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { spawnAgent, tempDir } from "./support/agent.ts";
 import { parseLoguru } from "../src/service_logs/parse.ts";
+import { smallRun } from "./fixtures/workflow.ts";
 
 const loguru = (level: string, message: string) =>
   `${level.padEnd(8)} | 2026-11-26 10:00:00 | 12 - 140 | main.py - run: 42 ${message}\n`;
@@ -77,4 +78,52 @@ Deno.test("service logs: the loguru parser takes level, time, message and sid", 
   assert.deepStrictEqual(l.sid, "abc-123456");
   assert.deepStrictEqual(new Date(l.time).getHours(), 10);
   assert.deepStrictEqual(parseLoguru("Traceback (most recent call last):"), undefined);
+});
+
+Deno.test("service logs: a run's answer carries the service log lines that name its sid", async () => {
+  await using dir = await tempDir();
+  const logs = `${dir.path}/logs`;
+  await Deno.mkdir(logs);
+  const cfg = `${dir.path}/c.yaml`;
+  await Deno.writeTextFile(
+    cfg,
+    `log: { stderr: always }
+server: { listen: 127.0.0.1:0, write_token: tok }
+service_logs:
+  - { name: core, path: "${logs}/*.log", poll_interval: 50ms }
+`,
+  );
+  const run = smallRun(7);
+  await Deno.writeTextFile(
+    `${logs}/core.log`,
+    loguru("INFO", `sid=${run.sid} started`) + loguru("INFO", "sid=other@x1 unrelated") +
+      loguru("ERROR", `sid=${run.sid} Timeout calling llm`),
+  );
+  const agent = await spawnAgent({ config: cfg });
+  try {
+    const posted = await agent.fetch("/api/v1/traces", {
+      method: "POST",
+      headers: { authorization: "Bearer tok", "content-type": "application/json" },
+      body: JSON.stringify(run),
+    });
+    assert.deepStrictEqual(posted.status, 202);
+    const until = Date.now() + 20_000;
+    for (;;) {
+      const res = await agent.fetch(`/api/v1/traces/${encodeURIComponent(run.sid)}`);
+      const body = await res.json();
+      const lines: { log: string; level: string; line: string }[] = body.service_log_lines ?? [];
+      if (lines.length === 2) {
+        assert.deepStrictEqual(lines.map((l) => [l.log, l.level]), [["core", "INFO"], [
+          "core",
+          "ERROR",
+        ]]);
+        assert.ok(lines[1].line.includes("Timeout calling llm"));
+        break;
+      }
+      assert.ok(Date.now() < until, `lines ${JSON.stringify(lines)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await agent.close();
+  }
 });
