@@ -279,7 +279,7 @@ const BAD: { name: string; yaml: string; line: string; cli?: boolean }[] = [
       for: 1m
 `),
     line:
-      "alerts.rules[0]: needs one condition (probe_down | error_ratio | latency | node_log | absent | cert_expiry | store_budget | log_drops)",
+      "alerts.rules[0]: needs one condition (probe_down | error_ratio | latency | node_log | absent | cert_expiry | store_budget | log_drops | service_log | backup_age)",
   },
   {
     name: "a duplicate rule name",

@@ -12,6 +12,15 @@ import { smallRun } from "./fixtures/workflow.ts";
 const loguru = (level: string, message: string) =>
   `${level.padEnd(8)} | 2026-11-26 10:00:00 | 12 - 140 | main.py - run: 42 ${message}\n`;
 
+/** A loguru line stamped now (local time, as loguru writes it), so it falls in a rule's window. */
+const loguruNow = (level: string, message: string) => {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, "0");
+  const time = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ` +
+    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  return loguru(level, message).replace("2026-11-26 10:00:00", time);
+};
+
 async function status(agent: { fetch(p: string): Promise<Response> }) {
   return await (await agent.fetch("/status?format=json")).json();
 }
@@ -127,3 +136,57 @@ service_logs:
     await agent.close();
   }
 });
+
+Deno.test("service logs: a service_log rule fires on ERROR lines naming a keyword, per log", async () => {
+  await using dir = await tempDir();
+  const logs = `${dir.path}/logs`;
+  await Deno.mkdir(logs);
+  const cfg = `${dir.path}/c.yaml`;
+  await Deno.writeTextFile(
+    cfg,
+    `log: { stderr: always }
+server: { listen: 127.0.0.1:0 }
+service_logs:
+  - { name: core, path: "${logs}/core*.log", poll_interval: 50ms }
+  - { name: quiet, path: "${logs}/quiet*.log", poll_interval: 50ms }
+alerts:
+  evaluation_interval: 100ms
+  rules:
+    - name: core-errors
+      service_log: { logs: ["*"], keywords_only: true, count: 2, window: 5m }
+`,
+  );
+  await Deno.writeTextFile(`${logs}/quiet.log`, loguruNow("ERROR", "Exception: once"));
+  await Deno.writeTextFile(
+    `${logs}/core.log`,
+    loguruNow("ERROR", "Exception: boom") + loguruNow("ERROR", "no keyword here") +
+      loguruNow("INFO", "Timeout is only INFO"),
+  );
+  const agent = await spawnAgent({ config: cfg });
+  const firing = async () =>
+    ((await (await agent.fetch("/api/v1/alerts")).json()).alerts as {
+      rule: string;
+      state: string;
+      labels: Record<string, string>;
+    }[]).filter((a) => a.state === "firing");
+  try {
+    await waitFor(async () => (await status(agent)).service_logs?.logs[0]?.lines === 3);
+    await waitFor(async () => (await status(agent)).alerts?.evaluations >= 3);
+    assert.deepStrictEqual(await firing(), []);
+    await Deno.writeTextFile(`${logs}/core.log`, loguruNow("CRITICAL", "Timeout calling llm"), {
+      append: true,
+    });
+    await waitFor(async () => (await firing()).length > 0);
+    assert.deepStrictEqual((await firing()).map((a) => a.labels.log), ["core"]);
+  } finally {
+    await agent.close();
+  }
+});
+
+async function waitFor(pred: () => Promise<boolean>, ms = 20_000) {
+  const until = Date.now() + ms;
+  while (!await pred()) {
+    assert.ok(Date.now() < until, "not within 20s");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

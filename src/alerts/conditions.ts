@@ -62,6 +62,8 @@ export interface AlertInputs {
   logDrops(window: number): { then: number; now: number } | undefined;
   /** The agent's API, for links. */
   externalUrl: string;
+  /** The `service_logs` entries' names. */
+  serviceLogs?(): readonly string[];
   /** Each backup job's last good backup (epoch ms), or since when it has had none. */
   backups?(): readonly BackupAge[];
 }
@@ -109,6 +111,8 @@ export function evaluate(c: AlertCondition, reads: CycleReads): Promise<Sample[]
       return Promise.resolve(logDrops(c.window, c.min, reads.inputs));
     case "backup_age":
       return Promise.resolve(backupAge(c.jobs, c.older_than, reads.inputs));
+    case "service_log":
+      return serviceLog(c, reads);
   }
 }
 
@@ -136,6 +140,40 @@ function probeDown(globs: readonly string[], inputs: AlertInputs): Sample[] {
     unknown: p.state === "pending",
     details: p.last && !p.last.ok ? `${p.last.code}: ${p.last.reason ?? ""}`.trim() : undefined,
   }));
+}
+
+async function serviceLog(
+  c: Extract<AlertCondition, { kind: "service_log" }>,
+  reads: CycleReads,
+): Promise<Sample[]> {
+  const db = reads.inputs.db();
+  const from = Math.floor((reads.inputs.now - c.window) / 60_000) * 60_000;
+  const rows = await db.selectFrom("service_log_minutes")
+    .select(["source", (eb) => eb.fn.sum<number>(c.keywords_only ? "matches" : "lines").as("n")])
+    .where("minute", ">=", from).where("level", "in", c.levels).groupBy("source").execute();
+  const counts = new Map(rows.map((r) => [r.source.replace(/^service:/, ""), Number(r.n)]));
+  const names = reads.inputs.serviceLogs?.() ?? [...counts.keys()];
+  const out: Sample[] = [];
+  for (const log of names) {
+    if (!c.logs.some((g) => globMatch(g, log))) continue;
+    const n = counts.get(log) ?? 0;
+    let details: string | undefined;
+    if (n >= c.count) {
+      const last = await db.selectFrom("service_log_lines").select(["file", "line"])
+        .where("source", "=", `service:${log}`).where("at", ">=", from)
+        .where("level", "in", c.levels).$if(c.keywords_only, (q) => q.where("example", "=", 1))
+        .orderBy("at", "desc").limit(1).executeTakeFirst();
+      if (last) details = `${last.file}: ${last.line.slice(0, 300)}`;
+    }
+    out.push({
+      labels: { log },
+      value: n,
+      text: `${n} ${c.levels.join("/")} line${n === 1 ? "" : "s"}`,
+      active: n >= c.count,
+      details,
+    });
+  }
+  return out;
 }
 
 function backupAge(globs: readonly string[], olderThan: number, inputs: AlertInputs): Sample[] {

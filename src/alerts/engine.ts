@@ -357,6 +357,7 @@ export class AlertEngine implements Component {
       },
       externalUrl: this.#config.external_url,
       backups: this.#o.backups,
+      serviceLogs: () => this.#full.service_logs.map((l) => l.name),
     };
   }
 

@@ -76,6 +76,7 @@ function subject(labels: Record<string, string>, zh: boolean): string {
   if (labels.service) return labels.func ? `${labels.service}/${labels.func}` : labels.service;
   if (labels.probe) return labels.probe;
   if (labels.job) return labels.job;
+  if (labels.log) return labels.route ? `${labels.log} ${labels.route}` : labels.log;
   if (labels.source === "workflow") return zh ? "工作流运行" : "workflow runs";
   return "";
 }
@@ -90,6 +91,7 @@ const SUMMARY: Record<string, { zh: string; en: string }> = {
   store_budget: { zh: "存储已用 {v}", en: "the store is {v} full" },
   log_drops: { zh: "自身日志丢弃：{v}", en: "own log dropped lines: {v}" },
   backup_age: { zh: "备份 {s}：{v}", en: "backup {s}: {v}" },
+  service_log: { zh: "服务日志 {s} 出现 {v}", en: "service log {s}: {v}" },
 };
 
 /** The alert as queued for a channel: annotations rendered from the rule's templates or the defaults. */

@@ -123,6 +123,13 @@ export function promqlOf(rule: AlertRule): PromqlForm {
       return { none: "node logs are in the workflow runs in the store, not in metrics" };
     case "store_budget":
       return { none: "the store's size is not exported as a metric" };
+    case "service_log":
+      if (c.keywords_only) return { none: "keyword matches are counted in the store, not in metrics" };
+      return {
+        expr: `sum by (file) (increase(astron_watch_service_log_lines_total{level=~"${
+          c.levels.join("|")
+        }"}${range(c.window)})) >= ${c.count}`,
+      };
     case "backup_age":
       return {
         expr: `time() - astron_watch_backup_last_success_timestamp_seconds{${

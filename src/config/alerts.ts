@@ -100,6 +100,16 @@ export type AlertCondition =
   | { kind: "store_budget"; above: number }
   | { kind: "log_drops"; window: number; min: number }
   | {
+    kind: "service_log";
+    /** `service_logs` entry names or globs. */
+    logs: string[];
+    levels: string[];
+    /** Count only error lines naming one of the entry's `alert_keywords`. */
+    keywords_only: boolean;
+    count: number;
+    window: number;
+  }
+  | {
     kind: "backup_age";
     /** Backup job names or globs. */
     jobs: string[];
@@ -117,6 +127,8 @@ export const CONDITION_KINDS: readonly ConditionKind[] = [
   "cert_expiry",
   "store_budget",
   "log_drops",
+  "service_log",
+  "backup_age",
 ];
 
 export type Severity = "critical" | "warning" | "info";
@@ -215,6 +227,8 @@ export function conditionLabels(c: AlertCondition): string[] {
       return ["probe"];
     case "backup_age":
       return ["job"];
+    case "service_log":
+      return ["log"];
     case "error_ratio":
     case "latency":
     case "absent":
@@ -240,6 +254,8 @@ export interface AlertsContext {
   apiUrl: string;
   /** The backup jobs' names (`backup_age`). */
   backups?: readonly string[];
+  /** The `service_logs` entries' names (`service_log`). */
+  serviceLogs?: readonly string[];
 }
 
 /** Validate `alerts:`; every problem goes to `r`. */
@@ -496,6 +512,7 @@ const CONDITION_KEYS: Record<ConditionKind, readonly string[]> = {
   store_budget: ["above"],
   log_drops: ["window", "min"],
   backup_age: ["jobs", "older_than"],
+  service_log: ["logs", "levels", "keywords_only", "count", "window"],
 };
 
 function readCondition(
@@ -640,6 +657,35 @@ function readCondition(
       return { kind, above: ratio(r, o.above, `${path}.above`, 0.9) };
     case "log_drops":
       return { kind, window: window(), min: r.integer(o.min, `${path}.min`, 1, 1, 1e12) };
+    case "service_log": {
+      const names = ctx.serviceLogs ?? [];
+      const logs = o.logs === undefined
+        ? ["*"]
+        : (r.list(o.logs, `${path}.logs`) ?? []).map((v, i) =>
+          r.string(v, `${path}.logs[${i}]`, "")
+        );
+      logs.forEach((g, i) => {
+        if (!names.some((n) => globMatch(g, n))) {
+          r.fail(
+            `${path}.logs${o.logs === undefined ? "" : `[${i}]`}`,
+            `${show(g)} names no service log (service_logs: ${names.join(", ") || "none"})`,
+          );
+        }
+      });
+      const levels = o.levels === undefined
+        ? ["ERROR", "CRITICAL"]
+        : (r.list(o.levels, `${path}.levels`) ?? []).map((v, i) =>
+          r.string(v, `${path}.levels[${i}]`, "").toUpperCase()
+        );
+      return {
+        kind,
+        logs,
+        levels,
+        keywords_only: r.boolean(o.keywords_only, `${path}.keywords_only`, false),
+        count: r.integer(o.count, `${path}.count`, 1, 1, 1e9),
+        window: window(),
+      };
+    }
     case "backup_age": {
       const jobs = ctx.backups ?? [];
       const globs = o.jobs === undefined

@@ -341,6 +341,7 @@ export function validateConfig(raw: unknown): ValidateResult {
   config.alerts = readAlerts(r, top.alerts, {
     probes: config.probes.map((p) => p.name),
     backups: config.backups.map((b) => b.name),
+    serviceLogs: config.service_logs.map((l) => l.name),
     retention: config.store.retention,
     apiUrl: `http://${formatHostPort(loopbackOf(server.listen))}`,
   });
