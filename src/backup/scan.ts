@@ -37,6 +37,8 @@ export class DumpScanner {
   #carry: Uint8Array[] = [];
   /** PostgreSQL: the table whose COPY block is being read. */
   #copying?: string;
+  /** MySQL: not `;` inside a trigger's or routine's body (`DELIMITER ;;`), whose INSERTs are not rows. */
+  #delimiter = ";";
   /** MySQL: inside an INSERT statement, its table, quote state and depth. */
   #insert?: { table: string; quote: number; escaped: boolean; depth: number };
 
@@ -119,6 +121,11 @@ export class DumpScanner {
       }
       return;
     }
+    if (c === 68 /* D */ && startsWith(line, "DELIMITER ")) {
+      this.#delimiter = decoder.decode(line.subarray(10)).trim();
+      return;
+    }
+    if (this.#delimiter !== ";") return;
     if (c === 67 && startsWith(line, "CREATE TABLE ")) {
       const m = /^CREATE TABLE (`(?:[^`]|``)*`)/.exec(decoder.decode(line.subarray(0, 300)));
       if (m) this.#facts.tables[m[1]] ??= 0;

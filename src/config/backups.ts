@@ -152,7 +152,9 @@ export function readBackups(r: ConfigReader, value: unknown): BackupJob[] {
     }
     const user = r.string(o.user, `${at}.user`, fromUrl?.user ?? (type === "mysql" ? "root" : ""));
     const password = r.string(o.password, `${at}.password`, fromUrl?.password ?? "");
-    const databases = readDatabases(r, o.databases, `${at}.databases`, fromUrl?.database);
+    // A url that does not parse has its own problem; its database is not asked for again.
+    const urlDb = fromUrl?.database ?? (o.url !== undefined && !fromUrl ? "-" : undefined);
+    const databases = readDatabases(r, o.databases, `${at}.databases`, urlDb);
     const dir = r.string(o.dir, `${at}.dir`, "").replace(/(.)\/+$/, "$1");
     if (!dir) r.fail(`${at}.dir`, "is required (the directory dumps are written to)");
     const verify = r.oneOf(
@@ -282,6 +284,7 @@ function readCompress(r: ConfigReader, value: unknown, path: string): boolean {
 }
 
 function readRetention(r: ConfigReader, value: unknown, path: string): RetentionConfig {
+  const before = r.problems.length;
   const o = value === undefined ? {} : r.object(value, path, RETENTION_KEYS);
   const count = (v: unknown, key: string, fallback: number) =>
     r.integer(v, `${path}.${key}`, fallback, 0, 1_000_000);
@@ -293,7 +296,8 @@ function readRetention(r: ConfigReader, value: unknown, path: string): Retention
     keep_min: count(o.keep_min, "keep_min", 3),
   };
   if (
-    value !== undefined && !out.keep_last && !out.keep_daily && !out.keep_weekly && !out.max_age
+    value !== undefined && r.problems.length === before && !out.keep_last && !out.keep_daily &&
+    !out.keep_weekly && !out.max_age
   ) {
     r.fail(path, "keeps everything: set keep_last, keep_daily, keep_weekly or max_age");
   }
