@@ -523,22 +523,24 @@ function readCondition(
   ctx: RuleContext,
 ): AlertCondition | undefined {
   const o = r.object(value, path, CONDITION_KEYS[kind]);
-  const probeGlobs = (key = "probes") => {
+  /** Names or globs under `key` (default `*`), each naming one of `known` (a `noun` of `section`). */
+  const globs = (key: string, known: readonly string[], noun: string, section: string) => {
     const list = o[key] === undefined
       ? ["*"]
       : (r.list(o[key], `${path}.${key}`) ?? []).map((v, i) =>
         r.string(v, `${path}.${key}[${i}]`, "")
       );
     list.forEach((g, i) => {
-      if (!ctx.probes.some((p) => globMatch(g, p))) {
+      if (!known.some((p) => globMatch(g, p))) {
         r.fail(
-          `${path}.${key}[${i}]`,
-          `${show(g)} names no probe (probes: ${ctx.probes.join(", ") || "none"})`,
+          `${path}.${key}${o[key] === undefined ? "" : `[${i}]`}`,
+          `${show(g)} names no ${noun} (${section}: ${known.join(", ") || "none"})`,
         );
       }
     });
     return list;
   };
+  const probeGlobs = (key = "probes") => globs(key, ctx.probes, "probe", "probes");
   const source = () => {
     if (o.source === undefined) {
       r.fail(`${path}.source`, `is required (${ALERT_SOURCES.join(" | ")})`);
@@ -658,20 +660,7 @@ function readCondition(
     case "log_drops":
       return { kind, window: window(), min: r.integer(o.min, `${path}.min`, 1, 1, 1e12) };
     case "service_log": {
-      const names = ctx.serviceLogs ?? [];
-      const logs = o.logs === undefined
-        ? ["*"]
-        : (r.list(o.logs, `${path}.logs`) ?? []).map((v, i) =>
-          r.string(v, `${path}.logs[${i}]`, "")
-        );
-      logs.forEach((g, i) => {
-        if (!names.some((n) => globMatch(g, n))) {
-          r.fail(
-            `${path}.logs${o.logs === undefined ? "" : `[${i}]`}`,
-            `${show(g)} names no service log (service_logs: ${names.join(", ") || "none"})`,
-          );
-        }
-      });
+      const logs = globs("logs", ctx.serviceLogs ?? [], "service log", "service_logs");
       const levels = o.levels === undefined
         ? ["ERROR", "CRITICAL"]
         : (r.list(o.levels, `${path}.levels`) ?? []).map((v, i) =>
@@ -687,24 +676,11 @@ function readCondition(
       };
     }
     case "backup_age": {
-      const jobs = ctx.backups ?? [];
-      const globs = o.jobs === undefined
-        ? ["*"]
-        : (r.list(o.jobs, `${path}.jobs`) ?? []).map((v, i) =>
-          r.string(v, `${path}.jobs[${i}]`, "")
-        );
-      globs.forEach((g, i) => {
-        if (!jobs.some((j) => globMatch(g, j))) {
-          r.fail(
-            `${path}.jobs${o.jobs === undefined ? "" : `[${i}]`}`,
-            `${show(g)} names no backup job (backups: ${jobs.join(", ") || "none"})`,
-          );
-        }
-      });
+      const jobs = globs("jobs", ctx.backups ?? [], "backup job", "backups");
       if (o.older_than === undefined) r.fail(`${path}.older_than`, "is required (like 26h)");
       return {
         kind,
-        jobs: globs,
+        jobs,
         older_than: r.duration(o.older_than, `${path}.older_than`, 26 * 3_600_000, 60_000),
       };
     }
