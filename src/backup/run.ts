@@ -85,12 +85,17 @@ export async function runJob(job: BackupJob, o: RunJobOptions = {}): Promise<Job
   }
   try {
     await removeLeftovers(dir);
+    // Dumps are named to the second: a run in the same second as the last takes the next one.
+    const newest = (await listDumps(dir))[0];
+    if (newest && result.started_at < newest.at + 1000) result.started_at = newest.at + 1000;
     const databases = await databasesOf(job);
     if ("error" in databases) {
       result.error = databases.error;
     } else {
       for (const database of databases) {
-        result.databases.push(await backupOne(job, database, dir, started, o.logger));
+        result.databases.push(
+          await backupOne(job, database, dir, result.started_at, o.logger),
+        );
       }
       result.ok = result.databases.length > 0 && result.databases.every((d) => d.ok);
       if (!result.databases.length) result.error = "the server has no databases to dump";

@@ -72,6 +72,8 @@ export async function runTool(c: ToolCommand, o: RunOptions): Promise<ToolRun> {
   let callerError: string | undefined;
   const feeding = o.stdin
     ? o.stdin.pipeTo(child.stdin).catch((err) => {
+      // The tool stopped reading (it failed): its own error line says why.
+      if (err instanceof Deno.errors.BrokenPipe) return;
       callerError ??= errorMessage(err);
       stop();
     })

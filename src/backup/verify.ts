@@ -74,6 +74,11 @@ export async function verifyStructure(
       : hashed;
     for await (const chunk of sql) scanner.push(chunk);
   } catch (err) {
+    // Name a changed file as such: hash it whole before blaming the gzip stream.
+    const sha = await sha256Of(path).catch(() => undefined);
+    if (manifest && sha && sha !== manifest.sha256) {
+      return { ok: false, detail: `sha256 ${sha} is not the manifest's ${manifest.sha256}` };
+    }
     return { ok: false, detail: `${path} does not decompress: ${errorMessage(err)}` };
   }
   const facts = scanner.end();
@@ -97,6 +102,13 @@ export async function verifyStructure(
     detail: `sha256 ${manifest ? "matches" : sha}, ${tables} tables, ${rows} rows, complete`,
     facts,
   };
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  using file = await Deno.open(path);
+  for await (const chunk of file.readable) hash.update(chunk);
+  return hash.digest("hex");
 }
 
 /** Load the dump into a scratch database, compare row counts, drop it. */
