@@ -124,7 +124,9 @@ export function promqlOf(rule: AlertRule): PromqlForm {
     case "store_budget":
       return { none: "the store's size is not exported as a metric" };
     case "service_log":
-      if (c.keywords_only) return { none: "keyword matches are counted in the store, not in metrics" };
+      if (c.keywords_only) {
+        return { none: "keyword matches are counted in the store, not in metrics" };
+      }
       return {
         expr: `sum by (file) (increase(astron_watch_service_log_lines_total{level=~"${
           c.levels.join("|")
