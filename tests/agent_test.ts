@@ -27,7 +27,7 @@ Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, 
     const lines = table.split("\n");
     assert.match(
       lines[0],
-      /^astron-watch \d+\.\d+\.\d+ {2}up \d+s {2}log ok {2}telemetry ok {2}store ok {2}rollups ok {2}otlp_receiver ok {2}history ok {2}api ok {2}probes ok {2}access_logs ok {2}service_logs ok {2}housekeeping ok {2}alerts ok$/,
+      /^astron-watch \d+\.\d+\.\d+ {2}up \d+s {2}log ok {2}telemetry ok {2}store ok {2}rollups ok {2}otlp_receiver ok {2}history ok {2}api ok {2}probes ok {2}access_logs ok {2}service_logs ok {2}housekeeping ok {2}backups ok {2}alerts ok$/,
     );
     assert.match(
       lines[1],
@@ -59,6 +59,7 @@ Deno.test("the agent on embedded defaults serves /healthz, /status and /readyz, 
       "access_logs",
       "service_logs",
       "housekeeping",
+      "backups",
       "alerts",
     ]);
     const viaQuery = await agent.fetch("/status?format=json");
