@@ -115,7 +115,7 @@ service_logs:
       headers: { authorization: "Bearer tok", "content-type": "application/json" },
       body: JSON.stringify(run),
     });
-    assert.deepStrictEqual(posted.status, 202);
+    assert.deepStrictEqual(posted.status, 202, await posted.text());
     const until = Date.now() + 20_000;
     for (;;) {
       const res = await agent.fetch(`/api/v1/traces/${encodeURIComponent(run.sid)}`);
