@@ -14,7 +14,7 @@ import postgres from "postgres";
 import { type AgentProcess, cli, type CliResult, spawnAgent, tempDir } from "./support/agent.ts";
 import { locatePostgres, testDatabase } from "./support/postgres.ts";
 import { locateMariadb, type MariadbServer, startMariadb } from "./support/mariadb.ts";
-import { type Availability, serverTest } from "./support/servers.ts";
+import { type Availability, serverTest, tmpfsAvailable } from "./support/servers.ts";
 
 const PG = locatePostgres();
 const MARIADB = locateMariadb();
@@ -28,22 +28,7 @@ function both<A, B>(a: Availability<A>, b: Availability<B>): Availability<[A, B]
   return { ok: true, value: [a.value, b.value] };
 }
 
-/** A small tmpfs can be mounted here (root, and mount allowed), as store_disk_full_test checks. */
-function tmpfs(): Availability<true> {
-  if (Deno.uid() !== 0) return { ok: false, reason: "mounting a tmpfs needs root" };
-  const dir = Deno.makeTempDirSync({ prefix: "astron-watch-tmpfs-probe-" });
-  try {
-    const m = new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir] })
-      .outputSync();
-    if (!m.success) return { ok: false, reason: "mount -t tmpfs is not allowed here" };
-    new Deno.Command("umount", { args: [dir] }).outputSync();
-    return { ok: true, value: true };
-  } catch {
-    return { ok: false, reason: "no mount command" };
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
+const tmpfs = tmpfsAvailable;
 
 /** A job name no other test (or CI run on a shared server) uses: scratch databases are named after it. */
 function jobName(prefix: string): string {

@@ -8,25 +8,10 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { spawnAgent, tempDir } from "./support/agent.ts";
-import { type Availability, serverTest } from "./support/servers.ts";
+import { type Availability, serverTest, tmpfsAvailable } from "./support/servers.ts";
 import { smallRun } from "./fixtures/workflow.ts";
 
-/** A small tmpfs can be mounted here (root, and mount allowed). */
-function tmpfs(): Availability<true> {
-  if (Deno.uid() !== 0) return { ok: false, reason: "mounting a tmpfs needs root" };
-  const dir = Deno.makeTempDirSync({ prefix: "astron-watch-tmpfs-probe-" });
-  try {
-    const m = new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir] })
-      .outputSync();
-    if (!m.success) return { ok: false, reason: "mount -t tmpfs is not allowed here" };
-    new Deno.Command("umount", { args: [dir] }).outputSync();
-    return { ok: true, value: true };
-  } catch {
-    return { ok: false, reason: "no mount command" };
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
+const tmpfs = tmpfsAvailable;
 
 async function mountTmpfs(dir: string, size: string): Promise<void> {
   const m = await new Deno.Command("mount", {

@@ -232,3 +232,20 @@ function takeCommand(text: string): { args: string[]; used: number } | undefined
   const used = lines.slice(0, 1 + 2 * Number(count)).join("\r\n").length + 2;
   return { args, used };
 }
+
+/** A small tmpfs can be mounted here (root, and mount allowed). */
+export function tmpfsAvailable(): Availability<true> {
+  if (Deno.uid() !== 0) return { ok: false, reason: "mounting a tmpfs needs root" };
+  const dir = Deno.makeTempDirSync({ prefix: "astron-watch-tmpfs-probe-" });
+  try {
+    const m = new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir] })
+      .outputSync();
+    if (!m.success) return { ok: false, reason: "mount -t tmpfs is not allowed here" };
+    new Deno.Command("umount", { args: [dir] }).outputSync();
+    return { ok: true, value: true };
+  } catch {
+    return { ok: false, reason: "no mount command" };
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
