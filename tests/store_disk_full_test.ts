@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { spawnAgent, tempDir } from "./support/agent.ts";
-import { type Availability, serverTest, tmpfsAvailable } from "./support/servers.ts";
+import { serverTest, tmpfsAvailable } from "./support/servers.ts";
 import { smallRun } from "./fixtures/workflow.ts";
 
 const tmpfs = tmpfsAvailable;
