@@ -14,6 +14,7 @@
 import type { ChannelConfig } from "../config/alerts.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../errors.ts";
+import { writeDurably } from "../durable.ts";
 import type { Notification, OutAlert } from "./message.ts";
 import type { Delivery } from "./channels.ts";
 
@@ -322,19 +323,4 @@ export class Outbox {
       lane.wake = done;
     });
   }
-}
-
-/** Write a file whole and fsync it before it takes its name. */
-async function writeDurably(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  try {
-    const bytes = new TextEncoder().encode(text);
-    let off = 0;
-    while (off < bytes.length) off += await file.write(bytes.subarray(off));
-    await file.syncData();
-  } finally {
-    file.close();
-  }
-  await Deno.rename(tmp, path);
 }

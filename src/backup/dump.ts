@@ -12,7 +12,8 @@
 import { createHash } from "node:crypto";
 import type { BackupJob } from "../config/backups.ts";
 import { errorMessage } from "../errors.ts";
-import { dumpName, type Manifest, syncDir, writeDurably } from "./files.ts";
+import { syncDir, writeDurably } from "../durable.ts";
+import { dumpName, type Manifest } from "./files.ts";
 import { DumpScanner } from "./scan.ts";
 import { runTool } from "./spawn.ts";
 import { dumpCommand } from "./tools.ts";

@@ -9,6 +9,7 @@
  */
 
 import { errorMessage } from "../errors.ts";
+import { writeDurably } from "../durable.ts";
 
 /** What is known about one finished dump. */
 export interface Manifest {
@@ -130,33 +131,6 @@ export async function readState(jobDir: string): Promise<JobState> {
 /** Save the job's run record. */
 export async function writeState(jobDir: string, state: JobState): Promise<void> {
   await writeDurably(`${jobDir}/state.json`, JSON.stringify(state, null, 2) + "\n");
-}
-
-/** Write a whole file under a temporary name, fsync it, then give it its name. */
-export async function writeDurably(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await Deno.writeTextFile(tmp, text);
-  const f = await Deno.open(tmp, { read: true, write: true });
-  try {
-    await f.syncData();
-  } finally {
-    f.close();
-  }
-  await Deno.rename(tmp, path);
-}
-
-/** fsync a directory, so a rename in it survives a crash. */
-export async function syncDir(dir: string): Promise<void> {
-  try {
-    const d = await Deno.open(dir, { read: true });
-    try {
-      await d.sync();
-    } finally {
-      d.close();
-    }
-  } catch {
-    // some filesystems refuse fsync on a directory; the rename is still done
-  }
 }
 
 /** Raised when another run of a job holds its lock. */

@@ -15,6 +15,7 @@ import type { Logger } from "../log/logger.ts";
 import { SerialLock } from "../serial_lock.ts";
 import { type LongTimeout, setLongTimeout } from "../timers.ts";
 import { errorMessage } from "../errors.ts";
+import type { BackupAge } from "../alerts/conditions.ts";
 import { type JobState, listDumps, readState } from "./files.ts";
 import { jobDir, type JobRunResult, runJob } from "./run.ts";
 
@@ -75,6 +76,7 @@ export class BackupJobs {
   readonly #next = new Map<string, number>();
   readonly #running = new Set<string>();
   readonly #views = new Map<string, BackupJobView>();
+  readonly #files = new Map<string, BackupFileView[]>();
   #stopped = false;
   readonly #since: number;
   #refresher?: ReturnType<typeof setInterval>;
@@ -136,7 +138,7 @@ export class BackupJobs {
   }
 
   /** Each job's last good backup, or since when the agent has watched it without one (`backup_age`). */
-  ages(): { job: string; last_success?: number; since: number }[] {
+  ages(): BackupAge[] {
     return this.views().map((v) => ({
       job: v.name,
       last_success: v.state.last_success?.at,
@@ -144,18 +146,9 @@ export class BackupJobs {
     }));
   }
 
-  /** The finished dumps of a job, newest first. */
-  async files(name: string): Promise<BackupFileView[] | undefined> {
-    const job = this.#jobs.find((j) => j.name === name);
-    if (!job) return undefined;
-    return (await listDumps(jobDir(job))).map((d) => ({
-      file: d.path,
-      database: d.database,
-      created: d.manifest.created,
-      size: d.manifest.size,
-      sha256: d.manifest.sha256,
-      verify: d.manifest.verify,
-    }));
+  /** The finished dumps of a job as last read, newest first. */
+  files(name: string): BackupFileView[] | undefined {
+    return this.#files.get(name);
   }
 
   /** Re-read every job's record and dumps (also what `backup now` did). */
@@ -164,6 +157,17 @@ export class BackupJobs {
       const dir = jobDir(job);
       try {
         const [state, dumps] = await Promise.all([readState(dir), listDumps(dir)]);
+        this.#files.set(
+          job.name,
+          dumps.map((d) => ({
+            file: d.path,
+            database: d.database,
+            created: d.manifest.created,
+            size: d.manifest.size,
+            sha256: d.manifest.sha256,
+            verify: d.manifest.verify,
+          })),
+        );
         this.#views.set(job.name, {
           name: job.name,
           type: job.type,

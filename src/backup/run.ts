@@ -10,6 +10,7 @@
 import type { BackupJob } from "../config/backups.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../errors.ts";
+import { syncDir, writeDurably } from "../durable.ts";
 import { dumpDatabase } from "./dump.ts";
 import {
   type DumpFile,
@@ -18,13 +19,11 @@ import {
   type Manifest,
   readState,
   removeLeftovers,
-  syncDir,
-  writeDurably,
   writeState,
 } from "./files.ts";
 import { planRetention } from "./retention.ts";
 import { runTool } from "./spawn.ts";
-import { endpointFromUrl, listDatabasesSql, queryCommand, userDatabases } from "./tools.ts";
+import { listDatabasesSql, queryCommand, userDatabases, verifyEndpoint } from "./tools.ts";
 import { verifyRestore, verifyStructure } from "./verify.ts";
 
 /** One database's part of a run. */
@@ -149,7 +148,7 @@ async function backupOne(
       ? await verifyRestore(
         dumped.path,
         dumped.manifest,
-        job.verify_url ? { ...endpointFromUrl(job.verify_url).endpoint, tool: job.tool } : job,
+        verifyEndpoint(job),
         job.timeout,
       )
       : await verifyStructure(dumped.path, dumped.manifest);

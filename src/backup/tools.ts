@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type BackupAccess, type BackupType, DEFAULT_PORT } from "../config/backups.ts";
+import { type BackupAccess, type BackupType, DEFAULT_PORT, urlParts } from "../config/backups.ts";
 
 /** Where a tool connects and as whom: a job's server, or a restore's target. */
 export interface Endpoint {
@@ -34,21 +34,21 @@ const MYSQL_SYSTEM = new Set(["information_schema", "performance_schema", "sys",
 export function endpointFromUrl(text: string): { endpoint: Endpoint; database?: string } {
   const url = new URL(text);
   const type: BackupType = url.protocol.startsWith("postgres") ? "postgres" : "mysql";
-  const socket = url.searchParams.get(type === "postgres" ? "host" : "socket") ?? undefined;
+  const p = urlParts(url, type);
   return {
     endpoint: {
       type,
-      access: {
-        kind: "url",
-        host: url.hostname.replace(/^\[(.*)\]$/, "$1") || "127.0.0.1",
-        port: url.port ? Number(url.port) : undefined,
-        socket,
-      },
-      user: url.username ? decodeURIComponent(url.username) : type === "mysql" ? "root" : "",
-      password: url.password ? decodeURIComponent(url.password) : "",
+      access: { kind: "url", host: p.host, port: p.port, socket: p.socket },
+      user: p.user ?? (type === "mysql" ? "root" : ""),
+      password: p.password ?? "",
     },
-    database: decodeURIComponent(url.pathname.replace(/^\//, "")) || undefined,
+    database: p.database,
   };
+}
+
+/** Where a job's `restore` verification loads its dumps: `verify_url`, else the job's own server. */
+export function verifyEndpoint(job: Endpoint & { verify_url?: string }): Endpoint {
+  return job.verify_url ? { ...endpointFromUrl(job.verify_url).endpoint, tool: job.tool } : job;
 }
 
 /** The dump of one database, plain SQL on stdout. */

@@ -206,9 +206,8 @@ async function verify(file: string, f: Flags): Promise<number> {
   if (!c) return EXIT.usage;
   const job = findJob(c, manifest.job);
   if (!job) return EXIT.usage;
-  const { endpointFromUrl } = await import("../backup/tools.ts");
-  const endpoint = job.verify_url ? endpointFromUrl(job.verify_url).endpoint : job;
-  const r = await verifyRestore(file, manifest, endpoint, job.timeout);
+  const { verifyEndpoint } = await import("../backup/tools.ts");
+  const r = await verifyRestore(file, manifest, verifyEndpoint(job), job.timeout);
   out(`restore: ${r.ok ? "ok" : "FAILED"}: ${r.detail}\n`);
   return r.ok ? EXIT.ok : EXIT.failure;
 }

@@ -198,7 +198,8 @@ export function readBackups(r: ConfigReader, value: unknown): BackupJob[] {
   return out;
 }
 
-interface UrlParts {
+/** A database URL taken apart. */
+export interface UrlParts {
   host: string;
   port?: number;
   socket?: string;
@@ -217,16 +218,18 @@ function readUrl(
   if (value === undefined) return undefined;
   const schemes = type === "postgres" ? ["postgres:", "postgresql:"] : ["mysql:", "mariadb:"];
   const url = r.url(value, path, schemes);
-  if (!url) return undefined;
-  const database = decodeURIComponent(url.pathname.replace(/^\//, "")) || undefined;
-  const socket = url.searchParams.get(type === "postgres" ? "host" : "socket") ?? undefined;
+  return url && urlParts(url, type);
+}
+
+/** The parts of a `postgres://` or `mysql://` URL (a socket from `?host=` or `?socket=`). */
+export function urlParts(url: URL, type: BackupType): UrlParts {
   return {
     host: url.hostname.replace(/^\[(.*)\]$/, "$1") || "127.0.0.1",
     port: url.port ? Number(url.port) : undefined,
-    socket,
+    socket: url.searchParams.get(type === "postgres" ? "host" : "socket") ?? undefined,
     user: url.username ? decodeURIComponent(url.username) : undefined,
     password: url.password ? decodeURIComponent(url.password) : undefined,
-    database,
+    database: decodeURIComponent(url.pathname.replace(/^\//, "")) || undefined,
   };
 }
 

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { syncDir } from "../durable.ts";
 import { basename, dirname, join } from "node:path";
 import type { Component } from "../component.ts";
 import type { Config } from "../config/schema.ts";
@@ -184,7 +185,7 @@ export async function compressFile(
     if (after) throw new Error(after.replace("since it was planned", "while it was compressed"));
     await Deno.utime(partial, st.atime ?? new Date(mtime), new Date(mtime));
     await Deno.rename(partial, gz);
-    await syncDirectory(dirname(path));
+    await syncDir(dirname(path));
     await Deno.remove(path);
     return { ok: true, size: (await Deno.lstat(gz)).size };
   } catch (err) {
@@ -193,15 +194,6 @@ export async function compressFile(
     return { ok: false, error: errorMessage(err) };
   } finally {
     if (src) closeQuietly(src);
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  try {
-    using d = await Deno.open(dir, { read: true });
-    await d.sync();
-  } catch {
-    // not every platform lets a directory be synced; the rename is done either way
   }
 }
 

@@ -27,6 +27,7 @@ export function backupRoutes(deps: BackupRoutesDeps): Hono<ApiEnv> {
   app.get("/api/v1/backups", async (c) => {
     const jobs = deps.backups();
     if (!jobs) return c.json({ jobs: [] });
+    // An explicit ask reads the disk now (runs by `backup now` included).
     await jobs.refresh();
     const out = [];
     for (const v of jobs.views()) {
@@ -50,7 +51,7 @@ export function backupRoutes(deps: BackupRoutesDeps): Hono<ApiEnv> {
         failures: s.failures ?? 0,
         dumps: v.dumps,
         bytes: v.bytes,
-        files: await jobs.files(v.name),
+        files: jobs.files(v.name) ?? [],
       });
     }
     return c.json({ jobs: out });

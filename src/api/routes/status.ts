@@ -68,9 +68,8 @@ export function statusRoutes(deps: StatusDeps): Hono<ApiEnv> {
     const until = deps.metrics?.now?.() ?? now;
     const services = await deps.metrics?.services({ window: SERVICES_WINDOW, until })
       .catch((err) => errorMessage(err));
-    const jobs = deps.backups?.();
-    await jobs?.refresh();
-    const backups = jobs?.views();
+    // As last read: after each run, and each minute (GET /api/v1/backups reads the disk now).
+    const backups = deps.backups?.()?.views();
     if (wantsJson(c.req.query("format"), c.req.header("Accept"))) {
       return c.json({
         version: deps.version,
