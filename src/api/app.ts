@@ -9,11 +9,9 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { ServerConfig } from "../config/schema.ts";
-import type { Logger } from "../log/logger.ts";
-import type { ProbeBoard } from "../probe/board.ts";
 import { errorMessage } from "../errors.ts";
 import type { ApiEnv, ApiErrorBody } from "./env.ts";
+import type { ApiDeps } from "./deps.ts";
 import { access } from "./middleware/access.ts";
 import { healthRoutes, type Readiness } from "./routes/health.ts";
 import { statusRoutes } from "./routes/status.ts";
@@ -23,63 +21,15 @@ import { traceRoutes } from "./routes/traces.ts";
 import { otlpRoutes } from "./routes/otlp.ts";
 import { grpcElsewhere } from "./middleware/grpc.ts";
 import { OtlpIntake } from "../otlp/intake.ts";
-import type { OtlpReceiverStats } from "../otlp/receiver.ts";
 import { serviceRoutes } from "./routes/services.ts";
-import type { MetricsReader } from "../rollups/read.ts";
-import {
-  type Store,
-  StoreFullError,
-  type StoreStats,
-  StoreUnavailableError,
-} from "../store/store.ts";
-import type { RotatingFileSinkStats } from "../log/rotating_file_sink.ts";
-import type { AlertEngine } from "../alerts/engine.ts";
+import { StoreFullError, StoreUnavailableError } from "../store/store.ts";
 import { alertRoutes } from "./routes/alerts.ts";
 import { accessRoutes } from "./routes/access.ts";
 import { backupRoutes } from "./routes/backups.ts";
-import type { BackupJobs } from "../backup/jobs.ts";
-import type { AccessLogs } from "../access/live.ts";
-import type { ServiceLogs } from "../service_logs/live.ts";
+import { isConsolePath } from "../console/paths.ts";
 
 export type { Readiness };
-
-/** What the API reads from the running agent. */
-export interface ApiDeps {
-  version: string;
-  startedAt: number;
-  /** The current server settings (tokens, body limit): re-read per request, so reloads apply. */
-  server: () => ServerConfig;
-  board: ProbeBoard;
-  /** Each component's readiness. */
-  readiness: () => Readiness[];
-  /** Schedule lag of probe runs, in ms. */
-  schedulerLag?: () => { p50: number | null; p99: number | null; max: number | null; runs: number };
-  /** The log file and its sink's counters, for `/status`. */
-  log?: () => { path: string; stats?: RotatingFileSinkStats };
-  /** The store's counters, for `/status`. */
-  storeStats?: () => StoreStats;
-  /** The platform's metric rollups; without them `/api/v1/services` and `/api/v1/metrics/query` are not mounted. */
-  metrics?: MetricsReader;
-  /** The trace store; without it the trace routes are not mounted. */
-  store?: Store;
-  /** Where OTLP/HTTP on this port goes (counted as transport `api`); default: one over `store`. */
-  otlpIntake?: OtlpIntake;
-  /** What a gRPC call sent to this port is told (where the OTLP/gRPC port is). */
-  grpcHint?: () => string;
-  /** The OTLP receiver's state and counters, for `/status`. */
-  otlpStats?: () => OtlpReceiverStats;
-  /** The alert engine, when `alerts:` has rules; without it the alert routes answer empty lists and 409. */
-  alerts?: () => AlertEngine | undefined;
-  /** The live access logs, when `access_logs:` has entries; without them `/api/v1/access` answers 409. */
-  access?: () => AccessLogs | undefined;
-  /** The live service logs, when `service_logs:` has entries (a `/status` section). */
-  serviceLogs?: () => ServiceLogs | undefined;
-  /** The backup jobs, when `backups:` has entries (`/api/v1/backups`, a `/status` section). */
-  backups?: () => BackupJobs | undefined;
-  /** The Prometheus exposition of the agent's metrics. */
-  scrape: () => Promise<string>;
-  logger: Logger;
-}
+export type { ApiDeps };
 
 const CODES: Record<number, string> = {
   400: "bad_request",
@@ -109,6 +59,7 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   app.use(access({
     tokens: () => ({ read: deps.server().read_token, write: deps.server().write_token }),
     open: ["/healthz", "/readyz"],
+    own: isConsolePath,
   }));
   // One limiter per `server.max_body` in force (a reload may change it), not one per request.
   let limiter: { limit: number; check: MiddlewareHandler<ApiEnv> } | undefined;
@@ -156,6 +107,17 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
     app.route("/", accessRoutes({ access: deps.access ?? (() => undefined), store: deps.store }));
   }
   app.route("/", backupRoutes({ backups: deps.backups ?? (() => undefined) }));
+  // The console (GET / and its pages), loaded on its first request.
+  let consoleApp: Promise<Hono<ApiEnv>> | undefined;
+  app.all("*", async (c, next) => {
+    // A browser asking for a page that does not exist gets the console's 404 page.
+    const page = isConsolePath(c.req.path) ||
+      (c.req.method === "GET" && /text\/html/.test(c.req.header("Accept") ?? "") &&
+        !c.req.path.startsWith("/api/"));
+    if (!page) return await next();
+    consoleApp ??= import("../console/routes.tsx").then((m) => m.consoleRoutes(deps));
+    return (await consoleApp).fetch(c.req.raw, c.env);
+  });
   app.notFound((c) => errorResponse(404, `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {
     if (err instanceof HTTPException) {

@@ -56,6 +56,8 @@ import {
   type UsageQuery,
   type UsageResult,
   usageStats,
+  type UsageSeries,
+  usageSeries,
 } from "./query.ts";
 import { enforceRetention, type RetentionResult, storeSize } from "./retention.ts";
 
@@ -488,6 +490,11 @@ export class Store implements Component {
   /** Token sums and latency percentiles per `app_id` or `node_type` over a window. */
   usage(q: UsageQuery): Promise<UsageResult> {
     return this.#read((b) => usageStats(b, q));
+  }
+
+  /** Runs and tokens per `app_id` per `step` ms over a window. */
+  usageSeries(q: { since: number; until: number; step: number }): Promise<UsageSeries> {
+    return this.#read((b) => usageSeries(b, q));
   }
 
   /** The content of blob `hash`, when it exists and a run links to it. */

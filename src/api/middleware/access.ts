@@ -17,6 +17,8 @@ export interface AccessOptions {
   tokens: () => { read: string; write: string };
   /** Paths open to anyone (health checks). */
   open?: readonly string[];
+  /** Paths that check access themselves (the console: its session cookie and sign-in form). */
+  own?: (path: string) => boolean;
 }
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -51,7 +53,7 @@ function denied(status: 401 | 403, message: string): HTTPException {
 export function access(options: AccessOptions): MiddlewareHandler<ApiEnv> {
   const open = new Set(options.open ?? []);
   return async function accessControl(c, next) {
-    if (open.has(c.req.path)) return await next();
+    if (open.has(c.req.path) || options.own?.(c.req.path)) return await next();
     const { read, write } = options.tokens();
     const given = bearer(c.req.header("Authorization"));
     if (READ_METHODS.has(c.req.method)) {

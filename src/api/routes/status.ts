@@ -15,6 +15,7 @@ import type { OtlpReceiverStats } from "../../otlp/receiver.ts";
 import type { MetricsReader, ServicesResult } from "../../rollups/read.ts";
 import { errorMessage } from "../../errors.ts";
 import { textTable } from "../../text_table.ts";
+import { formatAgo as ago, formatLatency as ms } from "../../text_time.ts";
 import type { AlertEngine } from "../../alerts/engine.ts";
 import { labelsText } from "../../alerts/lifecycle.ts";
 import type { AccessLogs, AccessLogStats } from "../../access/live.ts";
@@ -281,23 +282,6 @@ export function renderServiceLogs(logs: ServiceLogs | undefined): string {
   }
   for (const e of logs.examples.slice(-5)) lines.push(`  ${e.at} ${e.file}: ${oneLine(e.line)}`);
   return lines.join("\n") + "\n";
-}
-
-function ms(v: number | null): string {
-  if (v === null) return "-";
-  return v < 10
-    ? `${v.toFixed(2)}ms`
-    : v < 1000
-    ? `${v.toFixed(0)}ms`
-    : `${(v / 1000).toFixed(2)}s`;
-}
-
-function ago(msAgo: number): string {
-  const s = Math.max(0, Math.round(msAgo / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ""}`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
-  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
 }
 
 function oneLine(text: string): string {

@@ -27,6 +27,7 @@ import { SID_PATTERN } from "../../workflow/record.ts";
 import { isBlobHash } from "../../store/blobs.ts";
 import { OtlpIntake } from "../../otlp/intake.ts";
 import { otlpRoutes } from "./otlp.ts";
+import { serviceLogLines } from "../../service_logs/by_sid.ts";
 
 /** What the trace routes need. */
 export interface TraceRoutesDeps {
@@ -177,8 +178,6 @@ export function traceRoutes(deps: TraceRoutesDeps): Hono<ApiEnv> {
     return c.json(await store.listRuns(parsed.value).catch(unavailable));
   });
 
-  /** Most service log lines shown with one run. */
-  const SID_LINES = 200;
   app.get("/api/v1/traces/:sid", async (c) => {
     const sid = c.req.param("sid");
     if (!SID_PATTERN.test(sid)) throw bad(`sid: ${JSON.stringify(sid.slice(0, 60))} is not a sid`);
@@ -206,19 +205,7 @@ export function traceRoutes(deps: TraceRoutesDeps): Hono<ApiEnv> {
     }).catch(unavailable);
     if (!run) throw new HTTPException(404, { message: `no run with sid ${JSON.stringify(sid)}` });
     // The platform's service log lines that name this run (service_logs:), oldest first.
-    const lines = await store.backend.db.selectFrom("service_log_lines")
-      .select(["source", "file", "at", "level", "line"]).where("sid", "=", sid)
-      .orderBy("at").limit(SID_LINES).execute().catch(() => []);
-    return c.json({
-      ...run,
-      service_log_lines: lines.map((l) => ({
-        log: l.source.replace(/^service:/, ""),
-        file: l.file,
-        at: new Date(Number(l.at)).toISOString(),
-        level: l.level,
-        line: l.line,
-      })),
-    });
+    return c.json({ ...run, service_log_lines: await serviceLogLines(store, sid) });
   });
 
   app.get("/api/v1/blobs/:hash", async (c) => {
