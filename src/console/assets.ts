@@ -27,7 +27,7 @@ th{color:var(--muted);font-weight:600;font-size:12px}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 a{color:var(--accent)}
 .muted{color:var(--muted)}
-.state{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}
+.state{display:inline-block;white-space:nowrap;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}
 .state.up,.state.ok{background:var(--ok)}.state.down,.state.firing,.state.error{background:var(--bad)}
 .state.pending{background:var(--warn)}.state.silenced{background:var(--muted)}
 .bar rect.s-ok{fill:var(--ok)}.bar rect.s-some{fill:var(--warn)}.bar rect.s-bad{fill:var(--bad)}.bar rect.s-none{fill:var(--none)}

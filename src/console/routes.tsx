@@ -209,10 +209,11 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ApiEnv> {
     const now = Date.now();
     const probes = deps.board.list(now);
     const bars = slices
-      ? await slices.read(probes.map((p) => p.name), now).catch((err) => {
-        deps.logger.warn("console: uptime slices not read", { err: errorMessage(err) });
-        return new Map();
-      })
+      ? await slices.read(probes.map((p) => p.name), now, (p) => deps.board.history(p, 4096))
+        .catch((err) => {
+          deps.logger.warn("console: uptime slices not read", { err: errorMessage(err) });
+          return new Map();
+        })
       : new Map();
     const engine = deps.alerts?.();
     const services = deps.metrics
@@ -263,7 +264,7 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ApiEnv> {
     if (!span) return notFound(c, `window ${JSON.stringify(window)}: 1h, 6h or 24h`);
     const until = Date.now();
     const since = until - span;
-    let samples: PhaseSample[];
+    let samples: PhaseSample[] = [];
     if (deps.store) {
       const rows = await deps.store.probeHistory(name, since, until, 10_000);
       samples = rows.map((r) => {
@@ -273,12 +274,13 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ApiEnv> {
         } catch { /* an old row: the total only */ }
         return { at: Number(r.at), ok: Number(r.ok) === 1, reason: r.reason || undefined, phases };
       });
-    } else {
-      samples = deps.board.history(name, 4096).map((s) => ({
-        at: s.at,
-        ok: s.ok,
-        phases: { total: s.ms },
-      }));
+    }
+    // Runs held in memory and not yet written (or no store): their totals.
+    const after = samples.at(-1)?.at ?? since;
+    for (const s of deps.board.history(name, 4096)) {
+      if (s.at > after && s.at >= since) {
+        samples.push({ at: s.at, ok: s.ok, phases: { total: s.ms } });
+      }
     }
     return c.html(
       <ProbePage

@@ -28,8 +28,16 @@ export class UptimeSlices {
     this.#store = store;
   }
 
-  /** The last 24 h of slices for each probe named, oldest first. */
-  async read(probes: readonly string[], now: number): Promise<Map<string, UptimeSlice[]>> {
+  /**
+   * The last 24 h of slices for each probe named, oldest first. `recent` are
+   * runs held in memory (the last hour): a slice counts whichever of the two
+   * saw more runs, so runs not yet written show at once.
+   */
+  async read(
+    probes: readonly string[],
+    now: number,
+    recent: (probe: string) => readonly { at: number; ok: boolean }[] = () => [],
+  ): Promise<Map<string, UptimeSlice[]>> {
     const last = Math.floor(now / SLICES.ms) * SLICES.ms;
     const first = last - (SLICES.count - 1) * SLICES.ms;
     const from = Math.max(first, this.#settledUntil);
@@ -48,12 +56,22 @@ export class UptimeSlices {
     const out = new Map<string, UptimeSlice[]>();
     for (const probe of probes) {
       const kept = this.#settled.get(probe);
-      const live = fresh.get(probe);
+      const live = fresh.get(probe) ?? new Map<number, [number, number]>();
+      const memory = new Map<number, [number, number]>();
+      for (const r of recent(probe)) {
+        const start = Math.floor(r.at / SLICES.ms) * SLICES.ms;
+        const v = memory.get(start) ?? [0, 0];
+        memory.set(start, [v[0] + 1, v[1] + (r.ok ? 0 : 1)]);
+      }
+      for (const [start, v] of memory) {
+        const stored = live.get(start) ?? kept?.get(start);
+        if (!stored || stored[0] < v[0]) live.set(start, v);
+      }
       out.set(
         probe,
         Array.from({ length: SLICES.count }, (_, i) => {
           const start = first + i * SLICES.ms;
-          const [checks, failures] = live?.get(start) ?? kept?.get(start) ?? [0, 0];
+          const [checks, failures] = live.get(start) ?? kept?.get(start) ?? [0, 0];
           return { start, end: start + SLICES.ms, checks, failures };
         }),
       );

@@ -55,9 +55,9 @@ import {
   type RunDetail,
   type UsageQuery,
   type UsageResult,
-  usageStats,
   type UsageSeries,
   usageSeries,
+  usageStats,
 } from "./query.ts";
 import { enforceRetention, type RetentionResult, storeSize } from "./retention.ts";
 

@@ -58,7 +58,7 @@ export function OverviewPage(props: { ctx: PageContext; data: OverviewData }) {
               <th>{t.probe}</th>
               <th>{t.state}</th>
               <th>{t.last24h}</th>
-              <th class="num">{t.uptime}</th>
+              <th class="num">{t.availability}</th>
               <th class="num">p50</th>
               <th class="num">p99</th>
               <th>{t.lastError}</th>

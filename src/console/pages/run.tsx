@@ -167,7 +167,11 @@ export function RunPage(
             <th>{t.duration}</th>
             <td>{formatLatency(total)}</td>
             <th>{t.firstFrame}</th>
-            <td>{formatLatency(rec.first_frame_duration)}</td>
+            <td>
+              {rec.first_frame_duration && rec.first_frame_duration > 0
+                ? formatLatency(rec.first_frame_duration)
+                : "-"}
+            </td>
           </tr>
           <tr>
             <th>{t.tokens}</th>
