@@ -7,7 +7,7 @@
 
 /** A latency in ms as a short text; `-` for none. */
 export function formatLatency(v: number | null | undefined): string {
-  if (v === null || v === undefined) return "-";
+  if (v === null || v === undefined || !Number.isFinite(v)) return "-";
   return v < 10
     ? `${v.toFixed(2)}ms`
     : v < 1000

@@ -14,6 +14,7 @@
  */
 
 import type { AccessReport, RouteStats, SuspiciousGroup, TopEntry } from "./report_schema.ts";
+import { formatLatency } from "../text_time.ts";
 
 /** Rows shown per top list. */
 const TOP_ROWS = 10;
@@ -70,14 +71,7 @@ export function formatShare(part: number, whole: number): string {
 }
 
 /** Milliseconds: `3.25ms`, `120ms`, `1.50s`; `-` when missing. */
-export function formatMs(v: number | undefined): string {
-  if (v === undefined || !Number.isFinite(v)) return "-";
-  return v < 10
-    ? `${v.toFixed(2)}ms`
-    : v < 1000
-    ? `${v.toFixed(0)}ms`
-    : `${(v / 1000).toFixed(2)}s`;
-}
+export const formatMs = formatLatency;
 
 /** An ISO time for reading: `2026-11-25 14:03:07Z` (the input back when it does not parse). */
 export function formatTime(iso: string): string {

@@ -17,6 +17,7 @@ import {
 import { type Command, EXIT, out, parseFlags, UsageError } from "./command.ts";
 import { textTable } from "../text_table.ts";
 import { openStoreForReading } from "./open_store.ts";
+import { formatLatency } from "../text_time.ts";
 
 const USAGE = `usage: astron-watch services [--window 5m] [--json]
 
@@ -43,14 +44,7 @@ const FLAGS = {
 } as const;
 
 /** Milliseconds for a table cell. */
-export function msText(v: number | null | undefined): string {
-  if (v === null || v === undefined) return "-";
-  return v < 10
-    ? `${v.toFixed(2)}ms`
-    : v < 1000
-    ? `${v.toFixed(0)}ms`
-    : `${(v / 1000).toFixed(2)}s`;
-}
+export const msText = formatLatency;
 
 function row(name: string, s: ServiceStats): string[] {
   const lat = (l: LatencyStats | null, k: "p50" | "p90" | "p99") => msText(l?.[k]);

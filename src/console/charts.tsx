@@ -8,6 +8,7 @@
 
 import type { Text } from "./i18n.ts";
 import { formatLatency } from "../text_time.ts";
+import type { ProbePhases } from "../probe/types.ts";
 
 /** A UTC time as `2026-11-26 10:15:03Z`. */
 export function utc(ms: number): string {
@@ -78,14 +79,7 @@ export interface PhaseSample {
   at: number;
   ok: boolean;
   reason?: string;
-  phases: {
-    dns?: number;
-    connect?: number;
-    tls?: number;
-    first_byte?: number;
-    first_event?: number;
-    total: number;
-  };
+  phases: ProbePhases;
 }
 
 const PHASES = ["dns", "connect", "tls", "first_byte", "first_event", "total"] as const;

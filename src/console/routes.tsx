@@ -33,7 +33,7 @@ import { UptimeSlices } from "./uptime.ts";
 import { OverviewPage } from "./pages/overview.tsx";
 import { PROBE_WINDOWS, ProbePage } from "./pages/probe.tsx";
 import { TRACE_FILTERS, TracesPage } from "./pages/traces.tsx";
-import { RUN_PAGE_NODES, RunPage } from "./pages/run.tsx";
+import { FIELDS, RUN_PAGE_NODES, RunPage } from "./pages/run.tsx";
 import { USAGE_WINDOWS, UsagePage } from "./pages/usage.tsx";
 import { AlertsPage } from "./pages/alerts.tsx";
 import { SignInPage } from "./pages/signin.tsx";
@@ -328,7 +328,7 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ApiEnv> {
     // One node's whole field, as stored (offloaded texts stay links): only when asked for.
     app.get("/runs/:sid/nodes/:idx/:field", async (c) => {
       const { sid, idx, field } = c.req.param();
-      if (!SID_PATTERN.test(sid) || !["input", "output", "config"].includes(field)) {
+      if (!SID_PATTERN.test(sid) || !(FIELDS as readonly string[]).includes(field)) {
         return notFound(c, c.req.path);
       }
       const run = await store.getRun(sid, { nodes: { offset: Number(idx), limit: 1 } });

@@ -20,6 +20,8 @@ import { formatLatency } from "../../text_time.ts";
 export const RUN_PAGE_NODES = 200;
 /** Most characters of one field sent inline. */
 const PREVIEW_CHARS = 1500;
+/** A node's fields shown collapsed (and served whole on request). */
+export const FIELDS = ["input", "output", "config"] as const;
 /** Most spans drawn on the timeline. */
 const SPAN_ROWS = 200;
 
@@ -236,27 +238,15 @@ export function RunPage(
                 <td>{idx + 1}</td>
                 <td>
                   {n.node_name || n.node_id || n.id}
-                  <Field
-                    ctx={props.ctx}
-                    name="input"
-                    label={t.input}
-                    value={n.data?.input}
-                    href={field("input")}
-                  />
-                  <Field
-                    ctx={props.ctx}
-                    name="output"
-                    label={t.output}
-                    value={n.data?.output}
-                    href={field("output")}
-                  />
-                  <Field
-                    ctx={props.ctx}
-                    name="config"
-                    label={t.config}
-                    value={n.data?.config}
-                    href={field("config")}
-                  />
+                  {FIELDS.map((name) => (
+                    <Field
+                      ctx={props.ctx}
+                      name={name}
+                      label={t[name]}
+                      value={n.data?.[name]}
+                      href={field(name)}
+                    />
+                  ))}
                   {n.logs?.length ? <LogLines lines={n.logs} /> : null}
                 </td>
                 <td>{n.node_type ?? n.node_id?.split(":")[0] ?? ""}</td>
