@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The console in a real browser (Debian's Chromium, headless, through
  * puppeteer-core) against a spawned agent with probes, stored runs and
@@ -6,7 +7,8 @@
  * pages in both languages, a silence created and expired, sign-out; no
  * request leaves the agent's origin (the browser's own request log); a
  * screenshot of each page in the test's temp dir (and in
- * `ASTRON_WATCH_SCREENSHOTS`, when set, for the README).
+ * `ASTRON_WATCH_SCREENSHOTS`, when set, for the README); an offloaded text
+ * fetched when opened.
  */
 
 import assert from "node:assert/strict";
@@ -180,6 +182,17 @@ Deno.test({
     assert.equal(
       await page.$$eval("svg.waterfall g.row.node", (rows) => rows.length),
       ok.trace!.length,
+    );
+    // The knowledge node's 30 KB result was offloaded: it is fetched when its details are opened.
+    const blob = await page.$("details[data-blob]");
+    assert.ok(blob, "an offloaded text on the page");
+    assert.equal(await blob.$eval("pre", (e) => e.textContent), "");
+    await blob.evaluate((d) => {
+      (d.parentElement as HTMLDetailsElement).open = true;
+      (d as HTMLDetailsElement).open = true;
+    });
+    await page.waitForFunction(
+      () => (document.querySelector("details[data-blob] pre")?.textContent ?? "").length > 5_000,
     );
     await shot("run");
 
