@@ -261,3 +261,36 @@ Deno.test("alerts: a silence made through the API holds the notification; ending
     flappy.close();
   }
 });
+
+Deno.test("alerts: a firing alert whose rule a reload removes is resolved once where it fired", async () => {
+  await using dir = await tempDir();
+  const api = new TcpTarget();
+  const flappy = new TcpTarget();
+  const hook = await Receiver.start();
+  const file = `${dir.path}/c.yaml`;
+  const text = config({ target: api.target, flap: flappy.target, hook: hook.url });
+  await Deno.writeTextFile(file, text);
+  const agent = await spawnAgent({ config: file });
+  try {
+    api.down();
+    await hook.waitFor(() => count(hook, "service-down", "firing") >= 1);
+    // The rule goes; the probe stays down: nothing evaluates it any more.
+    const without = text.replace(
+      /    - name: service-down\n(      .*\n)+?(?=    - name: flappy-down)/,
+      "",
+    );
+    assert.notEqual(without, text);
+    await Deno.writeTextFile(file, without);
+    agent.kill("SIGHUP");
+    await hook.waitFor(() => count(hook, "service-down", "resolved") >= 1);
+    await cycles(agent, 10);
+    assert.deepStrictEqual(count(hook, "service-down", "firing"), 1);
+    assert.deepStrictEqual(count(hook, "service-down", "resolved"), 1);
+    assert.deepStrictEqual((await alerts(agent)).filter((a) => a.rule === "service-down"), []);
+  } finally {
+    await agent.close();
+    await hook.close();
+    api.close();
+    flappy.close();
+  }
+});

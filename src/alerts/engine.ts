@@ -116,6 +116,8 @@ export class AlertEngine implements Component {
   #drops: { at: number; n: number }[] = [];
   /** When each firing alert was last pushed to each Alertmanager channel. */
   readonly #refreshed = new Map<string, number>();
+  /** Rules a reload removed, until their alerts' `resolved` is sent where their `firing` went. */
+  readonly #retired = new Map<string, AlertRule>();
 
   constructor(options: AlertEngineOptions) {
     this.#o = options;
@@ -175,6 +177,9 @@ export class AlertEngine implements Component {
 
   /** Take new rules, channels and silences. */
   async reload(config: Config): Promise<void> {
+    const kept = new Set(config.alerts.rules.map((r) => r.name));
+    for (const r of this.#config.rules) if (!kept.has(r.name)) this.#retired.set(r.name, r);
+    for (const name of kept) this.#retired.delete(name);
     this.#full = config;
     this.#config = config.alerts;
     this.#keepRecent();
@@ -251,8 +256,17 @@ export class AlertEngine implements Component {
     }
     const gone = this.#book.retain(new Set(cfg.rules.map((r) => r.name)), now);
     merge(gone);
-    if (gone.events.length) {
-      this.#log.info("rules removed: their alerts resolved quietly", { count: gone.events.length });
+    // A rule removed by a reload: its alerts' `resolved` goes where their `firing` went (the
+    // channels still configured). Removed while the agent was down, the rule is unknown: quietly.
+    const quiet = gone.events.filter((e) => !this.#retired.has(e.instance.rule));
+    for (const [name, rule] of this.#retired) {
+      const events = gone.events.filter((e) => e.instance.rule === name && e.instance.notified);
+      const channels = rule.channels.filter((c) => cfg.channels[c] !== undefined);
+      if (events.length) queue.push({ rule: { ...rule, channels }, events });
+      this.#retired.delete(name);
+    }
+    if (quiet.length) {
+      this.#log.info("rules removed: their alerts resolved quietly", { count: quiet.length });
     }
     for (const { rule, events } of queue) await this.#enqueue(rule, events);
     await this.#refreshAlertmanager(now, silenced);
