@@ -309,6 +309,22 @@ const BAD: { name: string; yaml: string; line: string; cli?: boolean }[] = [
       'alerts.silences[0].matchers[0]: "probe=~\\"redis((\\"" is not a matcher like rule="x" or probe=~"redis.*"',
   },
   {
+    name: "an inhibit rule without target matchers",
+    yaml: withAlerts(`  inhibit_rules:
+    - source_matchers: ['rule="nginx-down"']
+`),
+    line: 'alerts.inhibit_rules[0].target_matchers: is required (like ["rule=service-down"])',
+  },
+  {
+    name: "an inhibit rule with a bad equal label",
+    yaml: withAlerts(`  inhibit_rules:
+    - source_matchers: ['rule="nginx-down"']
+      target_matchers: ['rule="service-down"']
+      equal: ["host name"]
+`),
+    line: 'alerts.inhibit_rules[0].equal[0]: "host name" is not a label name',
+  },
+  {
     name: "an email channel without to",
     yaml: withAlerts(
       `    mail: { type: email, url: "smtp://mail.example:25", from: "watch@example.com" }

@@ -294,3 +294,59 @@ Deno.test("alerts: a firing alert whose rule a reload removes is resolved once w
     flappy.close();
   }
 });
+
+Deno.test("alerts: while nginx is down its children's probe_down alerts are inhibited, and sent once it is back", async () => {
+  await using dir = await tempDir();
+  const api = new TcpTarget();
+  const nginx = new TcpTarget();
+  const hook = await Receiver.start();
+  const file = `${dir.path}/c.yaml`;
+  await Deno.writeTextFile(
+    file,
+    config({
+      target: api.target,
+      flap: nginx.target,
+      hook: hook.url,
+      extra: `    - name: nginx-down
+      probe_down: { probes: [flappy] }
+      channels: [hook]
+  inhibit_rules:
+    - source_matchers: ['rule="nginx-down"']
+      target_matchers: ['rule="service-down"']
+`,
+    }),
+  );
+  const agent = await spawnAgent({ config: file });
+  try {
+    await cycles(agent, 2);
+    // Both go down at once: only nginx's alert is sent.
+    nginx.down();
+    api.down();
+    await hook.waitFor(() => count(hook, "nginx-down", "firing") >= 1);
+    await waitUntil(
+      "service-down firing, inhibited",
+      async () =>
+        (await alerts(agent)).some((a) =>
+          a.rule === "service-down" && a.state === "firing" &&
+          (a as { silenced?: boolean }).silenced === true
+        ),
+    );
+    await cycles(agent, 10);
+    assert.deepStrictEqual(count(hook, "service-down", "firing"), 0);
+    // nginx is back, the service is not: now its alert goes out, once.
+    nginx.up();
+    await hook.waitFor(() => count(hook, "nginx-down", "resolved") >= 1);
+    await hook.waitFor(() => count(hook, "service-down", "firing") >= 1);
+    api.up();
+    await hook.waitFor(() => count(hook, "service-down", "resolved") >= 1);
+    await cycles(agent, 5);
+    assert.deepStrictEqual(count(hook, "service-down", "firing"), 1);
+    assert.deepStrictEqual(count(hook, "service-down", "resolved"), 1);
+    assert.deepStrictEqual(count(hook, "nginx-down", "firing"), 1);
+  } finally {
+    await agent.close();
+    await hook.close();
+    api.close();
+    nginx.close();
+  }
+});

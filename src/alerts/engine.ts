@@ -251,7 +251,25 @@ export class AlertEngine implements Component {
       this.#unsaved.transitions.push(...step.transitions);
       if (rule && step.events.length) queue.push({ rule, events: step.events });
     };
-    for (const { rule, samples } of results) {
+    // Rules that may inhibit others step first, so an alert and its source firing in the same
+    // evaluation are told apart (the inhibition reads the alerts as they are now).
+    const mayInhibit = (rule: AlertRule) => {
+      const known: Record<string, string> = {
+        ...rule.labels,
+        rule: rule.name,
+        severity: rule.severity,
+      };
+      return cfg.inhibit_rules.some((r) =>
+        matchesAll(r.source_matchers.filter((m) => m.name in known), known)
+      );
+    };
+    const ordered = cfg.inhibit_rules.length
+      ? [
+        ...results.filter((x) => mayInhibit(x.rule)),
+        ...results.filter((x) => !mayInhibit(x.rule)),
+      ]
+      : results;
+    for (const { rule, samples } of ordered) {
       if (samples) merge(this.#book.step(rule, samples, now, silenced), rule);
     }
     const gone = this.#book.retain(new Set(cfg.rules.map((r) => r.name)), now);
@@ -409,10 +427,35 @@ export class AlertEngine implements Component {
     return [...fromConfig, ...this.#silences].filter((s) => s.ends_at > now);
   }
 
-  /** Whether a label set is silenced at `now`: the silences in force, gathered once. */
+  /**
+   * Whether a label set is silenced at `now`: by a silence in force, or
+   * inhibited by a firing alert (`alerts.inhibit_rules`); gathered once.
+   */
   #silencer(now: number): (labels: Record<string, string>) => boolean {
     const active = this.silences(now).filter((s) => s.starts_at <= now);
-    return (labels) => active.some((s) => matchesAll(s.matchers, labels));
+    const inhibited = this.#inhibitor();
+    return (labels) => active.some((s) => matchesAll(s.matchers, labels)) || inhibited(labels);
+  }
+
+  /**
+   * Whether a label set is inhibited by an alert firing at the time of the
+   * call (as Alertmanager: an alert that is also a target inhibits nothing).
+   */
+  #inhibitor(): (labels: Record<string, string>) => boolean {
+    const rules = this.#config.inhibit_rules;
+    if (!rules.length) return () => false;
+    return (labels) => {
+      const targetOf = rules.filter((r) => matchesAll(r.target_matchers, labels));
+      if (!targetOf.length) return false;
+      return this.#book.list().some((a) =>
+        a.state === "firing" &&
+        targetOf.some((r) =>
+          matchesAll(r.source_matchers, a.labels) &&
+          !matchesAll(r.target_matchers, a.labels) &&
+          r.equal.every((l) => (a.labels[l] ?? "") === (labels[l] ?? ""))
+        )
+      );
+    };
   }
 
   /** Pending and firing alerts. */

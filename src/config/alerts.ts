@@ -160,6 +160,18 @@ export interface SilenceConfig {
   comment: string;
 }
 
+/**
+ * One inhibition, as Alertmanager's: while an alert matching `source_matchers`
+ * fires, alerts matching `target_matchers` with the same values of the
+ * `equal` labels send nothing (e.g. each `probe_down` of a host while that
+ * host's nginx is down).
+ */
+export interface InhibitRule {
+  source_matchers: SilenceMatcher[];
+  target_matchers: SilenceMatcher[];
+  equal: string[];
+}
+
 /** `alerts:`. */
 export interface AlertsConfig {
   evaluation_interval: number;
@@ -176,6 +188,7 @@ export interface AlertsConfig {
   channels: Record<string, ChannelConfig>;
   rules: AlertRule[];
   silences: SilenceConfig[];
+  inhibit_rules: InhibitRule[];
 }
 
 const ALERTS_KEYS = [
@@ -189,6 +202,7 @@ const ALERTS_KEYS = [
   "channels",
   "rules",
   "silences",
+  "inhibit_rules",
 ] as const satisfies readonly (keyof AlertsConfig)[];
 const CHANNEL_KEYS = [
   "type",
@@ -297,6 +311,19 @@ export function readAlerts(r: ConfigReader, value: unknown, ctx: AlertsContext):
     const s = readSilence(r, item, `alerts.silences[${i}]`);
     if (s) silences.push(s);
   });
+  const inhibitRules = (r.list(o.inhibit_rules, "alerts.inhibit_rules") ?? []).map((item, i) => {
+    const path = `alerts.inhibit_rules[${i}]`;
+    const x = r.object(item, path, ["source_matchers", "target_matchers", "equal"]);
+    return {
+      source_matchers: readMatchers(r, x.source_matchers, `${path}.source_matchers`),
+      target_matchers: readMatchers(r, x.target_matchers, `${path}.target_matchers`),
+      equal: (r.list(x.equal, `${path}.equal`) ?? []).map((v, j) =>
+        typeof v === "string" && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v)
+          ? v
+          : r.fail(`${path}.equal[${j}]`, `${show(v)} is not a label name`) ?? ""
+      ),
+    };
+  });
   return {
     evaluation_interval: r.duration(
       o.evaluation_interval,
@@ -312,6 +339,7 @@ export function readAlerts(r: ConfigReader, value: unknown, ctx: AlertsContext):
     channels,
     rules,
     silences,
+    inhibit_rules: inhibitRules,
   };
 }
 
@@ -699,21 +727,24 @@ function ratio(r: ConfigReader, value: unknown, path: string, fallback: number):
   return v;
 }
 
-function readSilence(r: ConfigReader, value: unknown, path: string): SilenceConfig | undefined {
-  const before = r.problems.length;
-  const o = r.object(value, path, SILENCE_KEYS);
+/** A required, non-empty list of matchers like `rule="x"` or `probe=~"redis.*"`. */
+function readMatchers(r: ConfigReader, value: unknown, path: string): SilenceMatcher[] {
   const matchers: SilenceMatcher[] = [];
-  const list = r.list(o.matchers, `${path}.matchers`);
-  if (!list?.length) r.fail(`${path}.matchers`, `is required (like ["rule=service-down"])`);
+  const list = r.list(value, path);
+  if (!list?.length) r.fail(path, `is required (like ["rule=service-down"])`);
   (list ?? []).forEach((v, i) => {
     const m = typeof v === "string" ? parseMatcher(v) : undefined;
     if (!m) {
-      r.fail(
-        `${path}.matchers[${i}]`,
-        `${show(v)} is not a matcher like rule="x" or probe=~"redis.*"`,
-      );
+      r.fail(`${path}[${i}]`, `${show(v)} is not a matcher like rule="x" or probe=~"redis.*"`);
     } else matchers.push(m);
   });
+  return matchers;
+}
+
+function readSilence(r: ConfigReader, value: unknown, path: string): SilenceConfig | undefined {
+  const before = r.problems.length;
+  const o = r.object(value, path, SILENCE_KEYS);
+  const matchers = readMatchers(r, o.matchers, `${path}.matchers`);
   const time = (key: "starts_at" | "ends_at", fallback?: number) => {
     const v = o[key];
     if (v === undefined || v === null) {
