@@ -276,7 +276,7 @@ Deno.test("alerts: a firing alert whose rule a reload removes is resolved once w
     await hook.waitFor(() => count(hook, "service-down", "firing") >= 1);
     // The rule goes; the probe stays down: nothing evaluates it any more.
     const without = text.replace(
-      /    - name: service-down\n(      .*\n)+?(?=    - name: flappy-down)/,
+      / {4}- name: service-down\n( {6}.*\n)+?(?= {4}- name: flappy-down)/,
       "",
     );
     assert.notEqual(without, text);
