@@ -184,6 +184,12 @@ const pairs: [string, string, string, string][] = [
     `/api/v1/traces/${encodeURIComponent(big.sid)}`,
   ],
   [
+    "usage, last 24 h (`/usage`)",
+    "/usage",
+    "`/api/v1/stats/usage?by=app_id&since=24h`",
+    "/api/v1/stats/usage?by=app_id&since=24h",
+  ],
+  [
     "runs list, `status=error&app_id=app3`",
     "/runs?status=error&app_id=app3",
     "the same on `/api/v1/traces`",
