@@ -123,6 +123,8 @@ class Tally {
   readonly methods = new Map<string, number>();
   /** `route|method|status` -> requests, as the metric's labels. */
   readonly series = new Map<string, number>();
+  /** path -> requests (the top paths list). */
+  readonly paths = new Map<string, number>();
 
   add(kind: Kind, status: number, bytes: number): void {
     this.requests++;
@@ -136,6 +138,7 @@ class Tally {
     this.methods.set(kind.method, (this.methods.get(kind.method) ?? 0) + 1);
     const k = `${kind.route}|${kind.method}|${status}`;
     this.series.set(k, (this.series.get(k) ?? 0) + 1);
+    this.paths.set(kind.path, (this.paths.get(kind.path) ?? 0) + 1);
   }
 }
 
@@ -193,6 +196,8 @@ interface AccessAnswer {
   statuses: { status: number; requests: number }[];
   methods: { method: string; requests: number }[];
   routes: { route: string; requests: number; errors_4xx: number; errors_5xx: number }[];
+  top: Record<string, { value: string; requests: number; error: number }[]>;
+  unique_visitors: { count: number; exact: boolean };
   access_logs: {
     name: string;
     requests: number;
@@ -362,6 +367,19 @@ access_logs:
       await client.phase(1);
       const final = await waitForCount(agent, client.all.requests, "phase 5");
       assertMatches(final, client.all);
+      // The top lists and visitors, kept per hour, survived the restart too (saved at stop).
+      assert.deepEqual(
+        Object.fromEntries(final.top.paths.map((e) => [e.value, e.requests]).toSorted()),
+        Object.fromEntries([...client.all.paths].toSorted()),
+        "top paths",
+      );
+      assert.ok(final.top.paths.every((e) => e.error === 0));
+      assert.deepEqual(final.top.clients.map((e) => [e.value, e.requests]), [[
+        "127.0.0.1",
+        client.all.requests,
+      ]]);
+      // One client, one user agent, one day: one visitor, as GoAccess counts them.
+      assert.deepEqual(final.unique_visitors, { count: 1, exact: true });
       const files = final.access_logs[0].files.map((f) => f.path.slice(web.logs.length + 1));
       assert.deepEqual(
         files.toSorted(),

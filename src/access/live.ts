@@ -19,6 +19,12 @@ import { loadPositions, savePosition } from "../tail/positions.ts";
 import { compileLogFormat, emptyLine, type LineParser } from "./log_format.ts";
 import { methodOf, RouteClassifier } from "./classify.ts";
 import { errorMessage } from "../errors.ts";
+import { HourSummary } from "./hour_summary.ts";
+import { clientOf } from "./aggregate.ts";
+
+/** How often the hours' top lists and visitors are saved (and at stop). */
+const SUMMARY_SAVE_MS = 5_000;
+const HOUR = 3_600_000;
 
 /** What the metrics read: requests, bytes and request time since start. */
 export interface AccessCounters {
@@ -62,6 +68,11 @@ class Source {
   timer?: ReturnType<typeof setTimeout>;
   polling?: Promise<void>;
   warned = false;
+  /** The hours being counted (loaded from the store when first touched). */
+  readonly hours = new Map<number, HourSummary>();
+  /** Hours counted since they were last saved. */
+  readonly dirty = new Set<number>();
+  savedAt = 0;
 
   constructor(
     readonly config: AccessLogConfig,
@@ -115,6 +126,64 @@ export class AccessLogs implements Component {
     this.#running = false;
     for (const s of this.#sources) clearTimeout(s.timer);
     await Promise.all(this.#sources.map((s) => s.polling));
+    for (const s of this.#sources) {
+      if (!s.dirty.size) continue;
+      await this.#o.db().transaction().execute((trx) => this.#saveHours(trx, s, s.hours))
+        .then(() => s.dirty.clear())
+        .catch((err) =>
+          this.#o.logger.warn("access log top lists not saved", {
+            log: s.config.name,
+            err: errorMessage(err),
+          })
+        );
+    }
+  }
+
+  /**
+   * The top lists and visitors of `log` (or every log) over the hours that
+   * `[since, until)` touches: the saved hours, with the hours in memory fresher.
+   */
+  async summary(since: number, until: number, log?: string): Promise<HourSummary> {
+    const from = Math.floor(since / HOUR) * HOUR;
+    const out = new HourSummary();
+    const sources = this.#sources.filter((s) => log === undefined || s.config.name === log);
+    let q = this.#o.db().selectFrom("access_hours").select(["source", "hour", "summary"])
+      .where("hour", ">=", from).where("hour", "<", until);
+    if (log !== undefined) q = q.where("source", "=", `access:${log}`);
+    const rows = await q.execute();
+    for (const r of rows) {
+      const s = sources.find((x) => x.id === r.source);
+      if (s?.hours.has(Number(r.hour))) continue;
+      out.merge(HourSummary.parse(r.summary));
+    }
+    for (const s of sources) {
+      for (const [hour, h] of s.hours) if (hour >= from && hour < until) out.merge(h);
+    }
+    return out;
+  }
+
+  /** Write `hours` (each whole) in `trx`. */
+  async #saveHours(
+    trx: Kysely<Database>,
+    s: Source,
+    hours: ReadonlyMap<number, HourSummary>,
+  ): Promise<void> {
+    for (const [hour, h] of hours) {
+      await trx.insertInto("access_hours").values({ source: s.id, hour, summary: h.toJSON() })
+        .onConflict((oc) => oc.columns(["source", "hour"]).doUpdateSet({ summary: h.toJSON() }))
+        .execute();
+    }
+  }
+
+  /** The hour's summary as counted so far: from memory, else from the store. */
+  async #hour(s: Source, hour: number): Promise<HourSummary> {
+    let h = s.hours.get(hour);
+    if (h) return h;
+    const row = await this.#o.db().selectFrom("access_hours").select("summary")
+      .where("source", "=", s.id).where("hour", "=", hour).executeTakeFirst();
+    h = row ? HourSummary.parse(row.summary) : new HourSummary();
+    s.hours.set(hour, h);
+    return h;
   }
 
   async reload(config: Config): Promise<void> {
@@ -195,6 +264,7 @@ export class AccessLogs implements Component {
     const timed: [string, string, number, number][] = [];
     let last = -Infinity;
     const now = Date.now();
+    const deltas = new Map<number, HourSummary>();
     for (const text of batch.lines) {
       if (!s.parser.parse(text, line)) {
         unparsed++;
@@ -225,6 +295,10 @@ export class AccessLogs implements Component {
       }
       r.requests++;
       r.bytes += line.bytes;
+      const hour = Math.floor(line.time / HOUR) * HOUR;
+      let d = deltas.get(hour);
+      if (!d) deltas.set(hour, d = new HourSummary());
+      d.add(line, clientOf(line, s.config.client));
       if (line.requestTime === line.requestTime) {
         r.time_sum += line.requestTime;
         r.time_count++;
@@ -233,6 +307,18 @@ export class AccessLogs implements Component {
       if (line.time > last) last = line.time;
     }
     const source = s.id;
+    for (const hour of deltas.keys()) await this.#hour(s, hour);
+    // Every few seconds the hours counted are saved with the batch (whole, this batch merged in).
+    let save: Map<number, HourSummary> | undefined;
+    if (now - s.savedAt >= SUMMARY_SAVE_MS) {
+      save = new Map();
+      for (const hour of new Set([...s.dirty, ...deltas.keys()])) {
+        const copy = HourSummary.parse(s.hours.get(hour)?.toJSON() ?? "");
+        const d = deltas.get(hour);
+        if (d) copy.merge(d);
+        save.set(hour, copy);
+      }
+    }
     await this.#o.db().transaction().execute(async (trx) => {
       const values = [...rows.values()].map((r) => ({ source, ...r }));
       for (let i = 0; i < values.length; i += 200) {
@@ -246,8 +332,23 @@ export class AccessLogs implements Component {
             }))
           ).execute();
       }
+      if (save) await this.#saveHours(trx, s, save);
       await savePosition(trx, source, batch.position);
     });
+    if (save) {
+      for (const [hour, h] of save) s.hours.set(hour, h);
+      s.dirty.clear();
+      s.savedAt = now;
+    } else {
+      for (const [hour, d] of deltas) {
+        s.hours.get(hour)!.merge(d);
+        s.dirty.add(hour);
+      }
+    }
+    // Keep the two newest hours in memory, and those not saved yet (an older one is read again).
+    for (const k of [...s.hours.keys()].sort((a, b) => a - b).slice(0, -2)) {
+      if (!s.dirty.has(k)) s.hours.delete(k);
+    }
     // Durable: now it counts.
     s.stats.lines += batch.lines.length;
     s.stats.unparsed += unparsed;

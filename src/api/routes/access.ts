@@ -1,7 +1,9 @@
 /**
  * `GET /api/v1/access?since=&until=&log=`: the live access logs' requests
  * over a window (default the last hour), per route, method, status and log,
- * with a time series and each log's files and counters.
+ * with a time series and each log's files and counters; and, over the hours
+ * the window touches, the top paths, 404 paths, clients, user agents and
+ * referers, and unique visitors.
  *
  * @module
  */
@@ -19,6 +21,9 @@ export interface AccessRoutesDeps {
   store: Store;
   now?: () => number;
 }
+
+/** Entries in each top list of the answer. */
+const TOP_N = 20;
 
 /** The access route. */
 export function accessRoutes(deps: AccessRoutesDeps): Hono<ApiEnv> {
@@ -44,8 +49,22 @@ export function accessRoutes(deps: AccessRoutesDeps): Hono<ApiEnv> {
     });
     if (!parsed.ok) throw new HTTPException(400, { message: parsed.error });
     const { accessSummary } = await import("../../access/query.ts");
-    const summary = await accessSummary(deps.store.backend.db, parsed.value);
-    return c.json({ ...summary, access_logs: access.stats() });
+    const { since, until, log } = parsed.value;
+    const [summary, hours] = await Promise.all([
+      accessSummary(deps.store.backend.db, parsed.value),
+      access.summary(since, until, log),
+    ]);
+    return c.json({
+      ...summary,
+      // Kept per hour: over the hours the window touches.
+      hours: {
+        since: new Date(Math.floor(since / 3_600_000) * 3_600_000).toISOString(),
+        until: new Date(Math.ceil(until / 3_600_000) * 3_600_000).toISOString(),
+      },
+      unique_visitors: hours.uniqueVisitors(),
+      top: hours.tops(TOP_N),
+      access_logs: access.stats(),
+    });
   });
   return app;
 }

@@ -1,0 +1,69 @@
+/**
+ * The live access logs' hour summaries: visitors exact while few, a
+ * HyperLogLog estimate within its stated error past that, merges that equal
+ * counting everything at once, and a JSON round trip that keeps it all.
+ */
+
+import assert from "node:assert/strict";
+import { Distinct, EXACT_VISITORS, HourSummary } from "../src/access/hour_summary.ts";
+import { hash53 } from "../src/access/aggregate.ts";
+import { emptyLine } from "../src/access/log_format.ts";
+
+Deno.test("access hours: visitors are exact up to the bound, then within 5% (1.6% standard error)", () => {
+  const d = new Distinct();
+  for (let i = 0; i < EXACT_VISITORS; i++) d.add(hash53(`v${i}`));
+  for (let i = 0; i < EXACT_VISITORS; i++) d.add(hash53(`v${i}`)); // again: no change
+  assert.equal(d.count(), EXACT_VISITORS);
+  assert.ok(d.exact);
+  for (const n of [5_000, 100_000, 1_000_000]) {
+    const big = new Distinct();
+    for (let i = 0; i < n; i++) big.add(hash53(`2026-11-26|10.0.${i % 256}.${i >> 8}|ua`));
+    assert.ok(!big.exact);
+    const error = Math.abs(big.count() - n) / n;
+    assert.ok(
+      error < 0.05,
+      `${n} visitors estimated as ${big.count()} (${(error * 100).toFixed(1)}%)`,
+    );
+  }
+});
+
+Deno.test("access hours: merging hours equals counting them together; JSON keeps everything", () => {
+  const whole = new Distinct();
+  const parts = [new Distinct(), new Distinct(), new Distinct()];
+  for (let i = 0; i < 30_000; i++) {
+    const h = hash53(`visitor-${i % 20_000}`); // overlapping parts
+    whole.add(h);
+    parts[i % 3].add(h);
+  }
+  const merged = new Distinct();
+  for (const p of parts) merged.merge(Distinct.from(JSON.parse(JSON.stringify(p.toJSON()))));
+  assert.equal(merged.count(), whole.count());
+
+  const line = emptyLine();
+  const a = new HourSummary(3);
+  const b = new HourSummary(3);
+  const add = (s: HourSummary, path: string, status: number, ua: string) => {
+    Object.assign(line, {
+      path,
+      status,
+      bytes: 10,
+      userAgent: ua,
+      referer: "-",
+      day: "2026-11-26",
+    });
+    s.add(line, "10.0.0.1");
+  };
+  for (let i = 0; i < 5; i++) add(a, "/a", 200, "curl/8");
+  for (let i = 0; i < 3; i++) add(b, "/missing", 404, "curl/8");
+  add(b, "/a", 500, "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0");
+  const back = HourSummary.parse(a.toJSON());
+  back.merge(HourSummary.parse(b.toJSON()));
+  const tops = back.tops(10);
+  assert.deepEqual(tops.paths.map((e) => [e.value, e.requests]), [["/a", 6], ["/missing", 3]]);
+  assert.deepEqual(tops.not_found.map((e) => [e.value, e.requests]), [["/missing", 3]]);
+  assert.deepEqual(tops.clients.map((e) => [e.value, e.requests, e.bytes]), [["10.0.0.1", 9, 90]]);
+  // 404s are not visitors (as GoAccess): curl and the browser are two.
+  assert.deepEqual(back.uniqueVisitors(), { count: 2, exact: true });
+  // Anything else in the column is an empty summary, not an error.
+  assert.deepEqual(HourSummary.parse("{").tops(1).paths, []);
+});
