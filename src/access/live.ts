@@ -25,6 +25,8 @@ import { clientOf } from "./aggregate.ts";
 /** How often the hours' top lists and visitors are saved (and at stop). */
 const SUMMARY_SAVE_MS = 5_000;
 const HOUR = 3_600_000;
+/** Longest stretch of counting before the thread is handed back, ms. */
+const SLICE_MS = 4;
 
 /** What the metrics read: requests, bytes and request time since start. */
 export interface AccessCounters {
@@ -264,8 +266,17 @@ export class AccessLogs implements Component {
     const timed: [string, string, number, number][] = [];
     let last = -Infinity;
     const now = Date.now();
-    const deltas = new Map<number, HourSummary>();
+    // Lines of an hour not in memory yet (the first of an hour, or a late one): merged once loaded.
+    const pending = new Map<number, HourSummary>();
+    const touched = new Set<number>();
+    // Counting is synchronous: hand the thread back every few ms, so probe runs start on time.
+    let slice = performance.now();
+    let n = 0;
     for (const text of batch.lines) {
+      if (++n % 64 === 0 && performance.now() - slice > SLICE_MS) {
+        await new Promise((r) => setTimeout(r, 0));
+        slice = performance.now();
+      }
       if (!s.parser.parse(text, line)) {
         unparsed++;
         if (samples.length < 5) samples.push(text.slice(0, 500));
@@ -296,9 +307,10 @@ export class AccessLogs implements Component {
       r.requests++;
       r.bytes += line.bytes;
       const hour = Math.floor(line.time / HOUR) * HOUR;
-      let d = deltas.get(hour);
-      if (!d) deltas.set(hour, d = new HourSummary());
-      d.add(line, clientOf(line, s.config.client));
+      let h = s.hours.get(hour) ?? pending.get(hour);
+      if (!h) pending.set(hour, h = new HourSummary());
+      h.add(line, clientOf(line, s.config.client));
+      touched.add(hour);
       if (line.requestTime === line.requestTime) {
         r.time_sum += line.requestTime;
         r.time_count++;
@@ -307,18 +319,14 @@ export class AccessLogs implements Component {
       if (line.time > last) last = line.time;
     }
     const source = s.id;
-    for (const hour of deltas.keys()) await this.#hour(s, hour);
-    // Every few seconds the hours counted are saved with the batch (whole, this batch merged in).
-    let save: Map<number, HourSummary> | undefined;
-    if (now - s.savedAt >= SUMMARY_SAVE_MS) {
-      save = new Map();
-      for (const hour of new Set([...s.dirty, ...deltas.keys()])) {
-        const copy = HourSummary.parse(s.hours.get(hour)?.toJSON() ?? "");
-        const d = deltas.get(hour);
-        if (d) copy.merge(d);
-        save.set(hour, copy);
-      }
-    }
+    for (const [hour, d] of pending) (await this.#hour(s, hour)).merge(d);
+    // The hours are counted in memory as the lines are read; every few seconds the hours counted
+    // are saved with the batch and its position. A batch the store refuses is read again: the
+    // hours not saved are dropped from memory (read back from the store), so none counts twice.
+    for (const hour of touched) s.dirty.add(hour);
+    const save = now - s.savedAt >= SUMMARY_SAVE_MS
+      ? new Map([...s.dirty].map((hour) => [hour, s.hours.get(hour)!]))
+      : undefined;
     await this.#o.db().transaction().execute(async (trx) => {
       const values = [...rows.values()].map((r) => ({ source, ...r }));
       for (let i = 0; i < values.length; i += 200) {
@@ -334,16 +342,14 @@ export class AccessLogs implements Component {
       }
       if (save) await this.#saveHours(trx, s, save);
       await savePosition(trx, source, batch.position);
+    }).catch((err) => {
+      for (const hour of s.dirty) s.hours.delete(hour);
+      s.dirty.clear();
+      throw err;
     });
     if (save) {
-      for (const [hour, h] of save) s.hours.set(hour, h);
       s.dirty.clear();
       s.savedAt = now;
-    } else {
-      for (const [hour, d] of deltas) {
-        s.hours.get(hour)!.merge(d);
-        s.dirty.add(hour);
-      }
     }
     // Keep the two newest hours in memory, and those not saved yet (an older one is read again).
     for (const k of [...s.hours.keys()].sort((a, b) => a - b).slice(0, -2)) {
