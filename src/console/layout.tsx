@@ -85,6 +85,23 @@ export function Notice(props: { children?: Child }) {
   return <div class="notice" role="alert">{props.children}</div>;
 }
 
+/** The form that picks a page's time window. */
+export function WindowForm(props: { t: Text; windows: string[]; chosen: string }) {
+  return (
+    <form class="filters" method="get">
+      <label>
+        {props.t.window}
+        <select name="window">
+          {props.windows.map((w) => (
+            <option value={w} selected={w === props.chosen}>{w}</option>
+          ))}
+        </select>
+      </label>
+      <button type="submit">{props.t.show}</button>
+    </form>
+  );
+}
+
 /** The 404 page. */
 export function NotFoundPage(props: { ctx: PageContext; message: string }) {
   return (

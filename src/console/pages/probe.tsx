@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Page, type PageContext } from "../layout.tsx";
+import { Page, type PageContext, WindowForm } from "../layout.tsx";
 import { PHASE_COLOURS, PhaseChart, type PhaseSample, utc } from "../charts.tsx";
 import type { ProbeStatus } from "../../probe/board.ts";
 import { formatLatency } from "../../text_time.ts";
@@ -40,17 +40,7 @@ export function ProbePage(
         {t.probe} {p.name} <span class={`state ${p.state}`} id="state">{t[p.state]}</span>
       </h1>
       <p class="muted">{p.type} {p.target}</p>
-      <form class="filters" method="get">
-        <label>
-          {t.window}
-          <select name="window">
-            {Object.keys(PROBE_WINDOWS).map((w) => (
-              <option value={w} selected={w === props.window}>{w}</option>
-            ))}
-          </select>
-        </label>
-        <button type="submit">{t.show}</button>
-      </form>
+      <WindowForm t={t} windows={Object.keys(PROBE_WINDOWS)} chosen={props.window} />
       <h2>{t.latency}</h2>
       <PhaseChart samples={props.samples} since={props.since} until={props.until} />
       <div class="legend">

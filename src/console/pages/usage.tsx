@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Page, type PageContext } from "../layout.tsx";
+import { Page, type PageContext, WindowForm } from "../layout.tsx";
 import { LineChart } from "../charts.tsx";
 import type { UsageResult, UsageSeries } from "../../store/query.ts";
 import { formatLatency } from "../../text_time.ts";
@@ -70,17 +70,7 @@ export function UsagePage(
   return (
     <Page ctx={props.ctx} title={t.usage} nav="usage">
       <h1>{t.usage}</h1>
-      <form class="filters" method="get">
-        <label>
-          {t.window}
-          <select name="window">
-            {Object.keys(USAGE_WINDOWS).map((w) => (
-              <option value={w} selected={w === props.window}>{w}</option>
-            ))}
-          </select>
-        </label>
-        <button type="submit">{t.show}</button>
-      </form>
+      <WindowForm t={t} windows={Object.keys(USAGE_WINDOWS)} chosen={props.window} />
       <h2>{t.tokensOverTime}</h2>
       <LineChart
         starts={props.series.starts}
