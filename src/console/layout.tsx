@@ -92,9 +92,7 @@ export function WindowForm(props: { t: Text; windows: string[]; chosen: string }
       <label>
         {props.t.window}
         <select name="window">
-          {props.windows.map((w) => (
-            <option value={w} selected={w === props.chosen}>{w}</option>
-          ))}
+          {props.windows.map((w) => <option value={w} selected={w === props.chosen}>{w}</option>)}
         </select>
       </label>
       <button type="submit">{props.t.show}</button>
