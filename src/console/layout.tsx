@@ -87,12 +87,13 @@ export function Notice(props: { children?: Child }) {
 
 /** The form that picks a page's time window. */
 export function WindowForm(props: { t: Text; windows: string[]; chosen: string }) {
+  const option = (w: string) => <option value={w} selected={w === props.chosen}>{w}</option>;
   return (
     <form class="filters" method="get">
       <label>
         {props.t.window}
         <select name="window">
-          {props.windows.map((w) => <option value={w} selected={w === props.chosen}>{w}</option>)}
+          {props.windows.map(option)}
         </select>
       </label>
       <button type="submit">{props.t.show}</button>
