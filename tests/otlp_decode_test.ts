@@ -18,7 +18,8 @@ import {
   encodeLogsResponse,
   severityName,
 } from "../src/otlp/logs.ts";
-import { OtlpError } from "../src/otlp/values.ts";
+import { OtlpError, TO_OBJECT } from "../src/otlp/values.ts";
+import { decodeMetricsRequest, WireError } from "../src/otlp/metrics_wire.ts";
 import { encodeStatus, grpcMessage } from "../src/otlp/rpc_status.ts";
 import { ExportLogsServiceRequest } from "../src/otlp/logs_proto.ts";
 import type { ReceivedMetric } from "../src/otlp/metric_points.ts";
@@ -443,4 +444,92 @@ Deno.test("google.rpc.Status in protobuf reads back as code and message", () => 
     assert.deepEqual(o, { rejectedSpans: code, errorMessage: message });
   }
   assert.equal(grpcMessage("ok: 100% 读"), "ok: 100%25 %E8%AF%BB");
+});
+
+Deno.test("the direct metrics reader gives what protobufjs gives, field for field, and refuses what it refuses", () => {
+  const big = "18446744073709551615"; // 2^64 - 1: past a JavaScript number
+  const requests: unknown[] = [
+    platformMetrics(),
+    {
+      resourceMetrics: [{
+        resource: {
+          attributes: [
+            { key: "service.name", value: { stringValue: "工作流服务" } },
+            { key: "pid", value: { intValue: "-42" } },
+            { key: "ok", value: { boolValue: true } },
+            { key: "ratio", value: { doubleValue: 0.25 } },
+            {
+              key: "tags",
+              value: { arrayValue: { values: [{ stringValue: "a" }, { intValue: 7 }] } },
+            },
+            {
+              key: "kv",
+              value: { kvlistValue: { values: [{ key: "k", value: { stringValue: "v" } }] } },
+            },
+            { key: "long text", value: { stringValue: "x".repeat(100) + "é" } },
+          ],
+          droppedAttributesCount: 2,
+          entityRefs: [{ type: "service", idKeys: ["service.name"] }],
+        },
+        scopeMetrics: [{
+          scope: {
+            name: "m",
+            version: "1",
+            attributes: [{ key: "a", value: { stringValue: "b" } }],
+          },
+          schemaUrl: "https://opentelemetry.io/schemas/1.27.0",
+          metrics: [
+            {
+              name: "g",
+              gauge: {
+                dataPoints: [
+                  { timeUnixNano: big, asInt: "-9223372036854775808", flags: 1 },
+                  {
+                    timeUnixNano: "1",
+                    asDouble: -0.5,
+                    exemplars: [{ asDouble: 1, timeUnixNano: "2" }],
+                  },
+                ],
+              },
+            },
+            {
+              name: "h",
+              unit: "ms",
+              histogram: {
+                aggregationTemporality: 1,
+                dataPoints: [{
+                  startTimeUnixNano: "1",
+                  timeUnixNano: big,
+                  count: "9007199254740993",
+                  sum: 12.5,
+                  min: 0,
+                  max: 9,
+                  bucketCounts: ["1", "0", big],
+                  explicitBounds: [1.5, 10],
+                }],
+              },
+            },
+            { name: "e", exponentialHistogram: { dataPoints: [{}, {}] } },
+            { name: "s", summary: { dataPoints: [{}] } },
+          ],
+        }],
+      }],
+    },
+  ];
+  for (const r of requests) {
+    const bytes = MetricsRequest.encode(MetricsRequest.fromObject(r)).finish();
+    const ours = decodeMetricsRequest(bytes);
+    const theirs = MetricsRequest.toObject(MetricsRequest.decode(bytes), TO_OBJECT);
+    // The kinds the receiver refuses are only counted: their points are compared by number.
+    const plain = (v: unknown) =>
+      JSON.parse(
+        JSON.stringify(v),
+        (k, x) => (k === "exponentialHistogram" || k === "summary") ? x.dataPoints.length : x,
+      );
+    assert.deepStrictEqual(plain(ours), plain(theirs));
+    // Cut anywhere, it is refused, never read half.
+    for (const cut of [1, 2, 7, bytes.length >> 1, bytes.length - 1]) {
+      assert.throws(() => decodeMetricsRequest(bytes.subarray(0, cut)), WireError, `cut at ${cut}`);
+    }
+  }
 });

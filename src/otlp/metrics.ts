@@ -17,8 +17,9 @@ import type {
   SumPoint,
   Temporality,
 } from "./metric_points.ts";
-import { decodeRequest, encodeResponse, requestObject, SERVICES } from "./proto.ts";
-import { attributes, eachItem, int, list, nanos, obj, Refusals, str } from "./values.ts";
+import { encodeResponse, requestObject, SERVICES } from "./proto.ts";
+import { attributes, eachItem, int, list, nanos, obj, OtlpError, Refusals, str } from "./values.ts";
+import { decodeMetricsRequest, WireError } from "./metrics_wire.ts";
 import { ShapeError } from "../wire_shape.ts";
 
 const NESTING = { resource: "resourceMetrics", scope: "scopeMetrics", items: "metrics" };
@@ -32,7 +33,14 @@ const NO_RECORDED_VALUE = 1;
  * @throws {OtlpError} when the bytes are not such a message.
  */
 export function decodeMetricsProtobuf(bytes: Uint8Array): DecodedMetrics {
-  return toMetrics(decodeRequest(SERVICES.metrics, bytes));
+  let body: Record<string, unknown>;
+  try {
+    body = decodeMetricsRequest(bytes);
+  } catch (err) {
+    if (!(err instanceof WireError)) throw err;
+    throw new OtlpError(`body: not an OTLP ExportMetricsServiceRequest (${err.message})`);
+  }
+  return toMetrics(body);
 }
 
 /**
