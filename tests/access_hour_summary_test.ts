@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { Distinct, EXACT_VISITORS, HourSummary } from "../src/access/hour_summary.ts";
 import { hash53 } from "../src/access/aggregate.ts";
 import { emptyLine } from "../src/access/log_format.ts";
+import { agentFamily } from "../src/access/classify.ts";
 
 Deno.test("access hours: visitors are exact up to the bound, then within 5% (1.6% standard error)", () => {
   const d = new Distinct();
@@ -66,4 +67,29 @@ Deno.test("access hours: merging hours equals counting them together; JSON keeps
   assert.deepEqual(back.uniqueVisitors(), { count: 2, exact: true });
   // Anything else in the column is an empty summary, not an error.
   assert.deepEqual(HourSummary.parse("{").tops(1).paths, []);
+});
+
+Deno.test("access: user-agent families do not depend on version numbers, and are cached by shape", () => {
+  const cases: [string, string][] = [
+    [
+      "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0.6099.71 Safari/537.36",
+      "chrome",
+    ],
+    [
+      "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/121.0.1.2 Safari/537.36",
+      "chrome",
+    ],
+    ["Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0", "firefox"],
+    ["l9explore/1.2.2", "scanner"],
+    ["sqlmap/1.7.2#stable (https://sqlmap.org)", "scanner"],
+    ["Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "bot"],
+    ["curl/8.5.0", "curl"],
+    ["-", "none"],
+    ["", "none"],
+    ["12345", "other"],
+  ];
+  for (const [ua, family] of cases) {
+    assert.equal(agentFamily(ua), family, ua);
+    assert.equal(agentFamily(ua), family, `${ua}, cached`);
+  }
 });

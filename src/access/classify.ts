@@ -46,7 +46,7 @@ export function methodOf(method: string): string {
 const AGENTS: readonly [string, RegExp][] = [
   [
     "scanner",
-    /sqlmap|nikto|nmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan|acunetix|nessus|openvas|ffuf|wfuzz|hydra|zmeu|jorgee|l9explore|censys|netsystemsresearch/i,
+    /sqlmap|nikto|nmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan|acunetix|nessus|openvas|ffuf|wfuzz|hydra|zmeu|jorgee|lexplore|censys|netsystemsresearch/i,
   ],
   [
     "bot",
@@ -68,17 +68,27 @@ const AGENTS: readonly [string, RegExp][] = [
 ];
 
 const agentCache = new Map<string, string>();
+/** Families by the user agent without its digits: versions vary endlessly, families do not. */
+const shapeCache = new Map<string, string>();
 
 /** The family of a user agent string (`chrome`, `curl`, `bot`, `scanner`, ... or `other`). */
 export function agentFamily(ua: string): string {
+  if (ua === "" || ua === "-") return "none";
   let f = agentCache.get(ua);
   if (f !== undefined) return f;
-  f = ua === "" || ua === "-" ? "none" : "other";
-  for (const [name, re] of AGENTS) {
-    if (re.test(ua)) {
-      f = name;
-      break;
+  // No family's pattern reads a digit (l9explore is matched as "lexplore"): one family per shape.
+  const shape = ua.replace(/[0-9]+/g, "");
+  f = shapeCache.get(shape);
+  if (f === undefined) {
+    f = "other";
+    for (const [name, re] of AGENTS) {
+      if (re.test(shape)) {
+        f = name;
+        break;
+      }
     }
+    if (shapeCache.size >= 10_000) shapeCache.clear();
+    shapeCache.set(own(shape), f);
   }
   if (agentCache.size >= 10_000) agentCache.clear();
   agentCache.set(own(ua), f);
