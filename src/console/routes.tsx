@@ -12,7 +12,6 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { compress } from "hono/compress";
-import type { ApiDeps } from "../api/deps.ts";
 import type { ApiEnv } from "../api/env.ts";
 import { pickLang, words } from "./i18n.ts";
 import { ASSETS } from "./assets.ts";
@@ -29,7 +28,7 @@ import {
   type Visitor,
   visitor,
 } from "./session.ts";
-import { UptimeSlices } from "./uptime.ts";
+import { type ConsoleDeps, OverviewReader, probeSamples } from "./page_data.ts";
 import { OverviewPage } from "./pages/overview.tsx";
 import { PROBE_WINDOWS, ProbePage } from "./pages/probe.tsx";
 import { TRACE_FILTERS, TracesPage } from "./pages/traces.tsx";
@@ -37,30 +36,13 @@ import { FIELDS, RUN_PAGE_NODES, RunPage } from "./pages/run.tsx";
 import { USAGE_WINDOWS, UsagePage } from "./pages/usage.tsx";
 import { AlertsPage } from "./pages/alerts.tsx";
 import { SignInPage } from "./pages/signin.tsx";
-import type { PhaseSample } from "./charts.tsx";
 import { parseListQuery } from "../store/filters.ts";
 import { SID_PATTERN } from "../workflow/record.ts";
 import { isBlobHash } from "../store/blobs.ts";
 import { serviceLogLines } from "../service_logs/by_sid.ts";
 import { parseSilence } from "../alerts/silence_input.ts";
-import { errorMessage } from "../errors.ts";
 
-/** What the console reads: the API's dependencies. */
-export type ConsoleDeps = Pick<
-  ApiDeps,
-  | "version"
-  | "startedAt"
-  | "server"
-  | "board"
-  | "store"
-  | "metrics"
-  | "alerts"
-  | "access"
-  | "backups"
-  | "log"
-  | "storeStats"
-  | "logger"
->;
+export type { ConsoleDeps };
 
 /** The Content-Security-Policy of every console answer: this origin only, no inline script. */
 export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; " +
@@ -82,8 +64,7 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ApiEnv> {
   /** Sessions signed out before they expired: nonce -> expiry. */
   const ended = new Map<string, number>();
   const endedSet = { has: (nonce: string) => ended.has(nonce) } as ReadonlySet<string>;
-  const slices = deps.store ? new UptimeSlices(deps.store) : undefined;
-  let storeSize: { at: number; bytes?: number } = { at: 0 };
+  const overview = new OverviewReader(deps);
 
   app.use(compress());
   app.use(async (c, next) => {
@@ -205,55 +186,10 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ApiEnv> {
     return c.redirect("/signin", 303);
   });
 
-  app.get("/", async (c) => {
-    const now = Date.now();
-    const probes = deps.board.list(now);
-    const bars = slices
-      ? await slices.read(probes.map((p) => p.name), now, (p) => deps.board.history(p, 4096))
-        .catch((err) => {
-          deps.logger.warn("console: uptime slices not read", { err: errorMessage(err) });
-          return new Map();
-        })
-      : new Map();
-    const engine = deps.alerts?.();
-    const services = deps.metrics
-      ? await deps.metrics.services({ window: 300_000, until: deps.metrics.now?.() ?? now })
-        .catch((err) => errorMessage(err))
-      : undefined;
-    const accessLogs = deps.access?.();
-    let access;
-    if (accessLogs && deps.store) {
-      const { accessSummary } = await import("../access/query.ts");
-      access = await accessSummary(deps.store.backend.db, { since: now - 3_600_000, until: now })
-        .then((s) => ({ logs: s.logs, errors_5xx: s.status_classes["5xx"] ?? 0 }))
-        .catch((err) => errorMessage(err));
-    }
-    if (deps.store && now - storeSize.at > 30_000) {
-      storeSize = { at: now, bytes: await deps.store.size().catch(() => undefined) };
-    }
-    return c.html(
-      <OverviewPage
-        ctx={c.var.page}
-        data={{
-          now,
-          probes,
-          slices: bars,
-          alerts: engine?.alerts(),
-          services,
-          access,
-          backups: deps.backups?.()?.views(),
-          agent: {
-            version: deps.version,
-            startedAt: deps.startedAt,
-            log: deps.log?.(),
-            store: deps.storeStats?.(),
-            storeSize: storeSize.bytes,
-            storeBudget: deps.store?.config.max_size,
-          },
-        }}
-      />,
-    );
-  });
+  app.get(
+    "/",
+    async (c) => c.html(<OverviewPage ctx={c.var.page} data={await overview.read(Date.now())} />),
+  );
 
   app.get("/probes/:name", async (c) => {
     const name = c.req.param("name");
@@ -264,24 +200,7 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ApiEnv> {
     if (!span) return notFound(c, `window ${JSON.stringify(window)}: 1h, 6h or 24h`);
     const until = Date.now();
     const since = until - span;
-    let samples: PhaseSample[] = [];
-    if (deps.store) {
-      const rows = await deps.store.probeHistory(name, since, until, 10_000);
-      samples = rows.map((r) => {
-        let phases: PhaseSample["phases"] = { total: Number(r.duration_ms) };
-        try {
-          phases = JSON.parse(r.record).phases ?? phases;
-        } catch { /* an old row: the total only */ }
-        return { at: Number(r.at), ok: Number(r.ok) === 1, reason: r.reason || undefined, phases };
-      });
-    }
-    // Runs held in memory and not yet written (or no store): their totals.
-    const after = samples.at(-1)?.at ?? since;
-    for (const s of deps.board.history(name, 4096)) {
-      if (s.at > after && s.at >= since) {
-        samples.push({ at: s.at, ok: s.ok, phases: { total: s.ms } });
-      }
-    }
+    const samples = await probeSamples(deps, name, since, until);
     return c.html(
       <ProbePage
         ctx={c.var.page}
