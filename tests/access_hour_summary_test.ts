@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { Distinct, EXACT_VISITORS, HourSummary } from "../src/access/hour_summary.ts";
-import { hash53 } from "../src/access/aggregate.ts";
+import { errorBursts, hash53 } from "../src/access/aggregate.ts";
 import { emptyLine } from "../src/access/log_format.ts";
 import { agentFamily } from "../src/access/classify.ts";
 
@@ -92,4 +92,61 @@ Deno.test("access: user-agent families do not depend on version numbers, and are
     assert.equal(agentFamily(ua), family, ua);
     assert.equal(agentFamily(ua), family, `${ua}, cached`);
   }
+});
+
+Deno.test("access hours: suspicious requests by reason and 404 storms survive a merge and JSON; 5xx bursts join minutes", () => {
+  const line = emptyLine();
+  const a = new HourSummary();
+  const b = new HourSummary();
+  const add = (s: HourSummary, client: string, path: string, status: number, ua = "curl/8") => {
+    Object.assign(line, {
+      method: "GET",
+      path,
+      query: "",
+      status,
+      bytes: 1,
+      userAgent: ua,
+      referer: "-",
+      day: "2026-11-26",
+      time: Date.parse("2026-11-26T10:00:00Z"),
+    });
+    s.add(line, client);
+  };
+  add(a, "10.0.0.1", "/../../etc/passwd", 400);
+  add(b, "10.0.0.2", "/static/../../etc/passwd", 400);
+  add(a, "10.0.0.3", "/", 200, "sqlmap/1.7.2#stable");
+  // One client: 60 requests answered 404 and 10 others; another: 60 404s among 200 (not a storm).
+  for (let i = 0; i < 30; i++) add(a, "10.9.9.9", `/nope/${i}`, 404);
+  for (let i = 0; i < 30; i++) add(b, "10.9.9.9", `/nope/b${i}`, 404);
+  for (let i = 0; i < 10; i++) add(b, "10.9.9.9", "/", 200);
+  for (let i = 0; i < 60; i++) add(a, "10.8.8.8", `/x/${i}`, 404);
+  for (let i = 0; i < 140; i++) add(b, "10.8.8.8", "/", 200);
+  const merged = HourSummary.parse(a.toJSON());
+  merged.merge(HourSummary.parse(b.toJSON()));
+  const flagged = Object.fromEntries(merged.flagged().map((g) => [g.reason, g]));
+  assert.equal(flagged.path_traversal.requests, 2);
+  assert.equal(flagged.path_traversal.clients, 2);
+  assert.equal(flagged.path_traversal.examples[0].request, "GET /../../etc/passwd");
+  assert.equal(flagged.scanner_agent.requests, 1);
+  assert.deepEqual(
+    [flagged.not_found_storm.requests, flagged.not_found_storm.clients],
+    [60, 1],
+  );
+  assert.equal(flagged.not_found_storm.examples[0].client, "10.9.9.9");
+
+  const at = (m: number) => Date.parse("2026-11-26T10:00:00Z") + m * 60_000;
+  assert.deepEqual(
+    errorBursts([[at(2), 50, 12], [at(0), 100, 30], [at(1), 40, 10], [at(3), 100, 9], [
+      at(4),
+      100,
+      15,
+    ]]),
+    [{
+      start: new Date(at(0)).toISOString(),
+      end: new Date(at(3)).toISOString(),
+      requests: 190,
+      errors_5xx: 52,
+    }],
+    "minutes 0-2 are one burst; 3 has too few 5xx, 4 too small a share",
+  );
 });

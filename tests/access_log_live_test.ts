@@ -198,6 +198,8 @@ interface AccessAnswer {
   routes: { route: string; requests: number; errors_4xx: number; errors_5xx: number }[];
   top: Record<string, { value: string; requests: number; error: number }[]>;
   unique_visitors: { count: number; exact: boolean };
+  suspicious: { reason: string; requests: number }[];
+  bursts: { start: string; errors_5xx: number }[];
   access_logs: {
     name: string;
     requests: number;
@@ -380,6 +382,9 @@ access_logs:
       ]]);
       // One client, one user agent, one day: one visitor, as GoAccess counts them.
       assert.deepEqual(final.unique_visitors, { count: 1, exact: true });
+      // The mix has no suspicious request, and its 5xx (1 in 12) never make a burst.
+      assert.deepEqual(final.suspicious, []);
+      assert.deepEqual(final.bursts, []);
       const files = final.access_logs[0].files.map((f) => f.path.slice(web.logs.length + 1));
       assert.deepEqual(
         files.toSorted(),

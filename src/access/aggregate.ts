@@ -326,24 +326,33 @@ export class AccessAggregate {
   }
 
   #bursts(): ErrorBurst[] {
-    const out: ErrorBurst[] = [];
-    const minutes = [...this.#minutes].sort((a, b) => a[0] - b[0]);
-    for (const [m, v] of minutes) {
-      if (v.e5 < BURST_MIN || v.e5 < v.n * BURST_RATIO) continue;
-      const prev = out.at(-1);
-      if (prev && Date.parse(prev.end) === m * 60_000) {
-        prev.end = new Date((m + 1) * 60_000).toISOString();
-        prev.requests += v.n;
-        prev.errors_5xx += v.e5;
-      } else {
-        out.push({
-          start: new Date(m * 60_000).toISOString(),
-          end: new Date((m + 1) * 60_000).toISOString(),
-          requests: v.n,
-          errors_5xx: v.e5,
-        });
-      }
-    }
-    return out;
+    return errorBursts([...this.#minutes].map(([m, v]) => [m * 60_000, v.n, v.e5]));
   }
+}
+
+/**
+ * The minutes where 5xx answers spiked (at least {@linkcode BURST_MIN}, and
+ * {@linkcode BURST_RATIO} of the minute's requests), next ones joined.
+ *
+ * @param minutes `[minute start (epoch ms), requests, 5xx]`, in any order.
+ */
+export function errorBursts(minutes: [number, number, number][]): ErrorBurst[] {
+  const out: ErrorBurst[] = [];
+  for (const [m, n, e5] of minutes.toSorted((a, b) => a[0] - b[0])) {
+    if (e5 < BURST_MIN || e5 < n * BURST_RATIO) continue;
+    const prev = out.at(-1);
+    if (prev && Date.parse(prev.end) === m) {
+      prev.end = new Date(m + 60_000).toISOString();
+      prev.requests += n;
+      prev.errors_5xx += e5;
+    } else {
+      out.push({
+        start: new Date(m).toISOString(),
+        end: new Date(m + 60_000).toISOString(),
+        requests: n,
+        errors_5xx: e5,
+      });
+    }
+  }
+  return out;
 }

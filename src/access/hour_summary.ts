@@ -9,11 +9,22 @@
  * @module
  */
 
-import { TopCounter } from "./top.ts";
 import type { TopEntry } from "./report_schema.ts";
 import type { AccessLine } from "./log_format.ts";
-import { agentFamily } from "./classify.ts";
-import { hash53 } from "./aggregate.ts";
+import { agentFamily, suspicion } from "./classify.ts";
+import { hash53, STORM_MIN } from "./aggregate.ts";
+import type { SuspiciousGroup } from "./report_schema.ts";
+import { own, TopCounter } from "./top.ts";
+
+/** Examples kept per kind of suspicious request per hour. */
+const EXAMPLES = 3;
+
+/** Suspicious requests of one kind (a reason of `suspicion`). */
+interface Flagged {
+  requests: number;
+  clients: Distinct;
+  examples: SuspiciousGroup["examples"];
+}
 
 /** The lists kept per hour. */
 export const TOP_LISTS = ["paths", "not_found", "clients", "user_agents", "referers"] as const;
@@ -115,6 +126,10 @@ export class HourSummary {
   readonly top: Record<TopList, TopCounter>;
   /** day (`2026-11-26`) -> visitors that day. */
   readonly visitors = new Map<string, Distinct>();
+  /** Requests answered 404, per client (for 404 storms). */
+  readonly clients404: TopCounter;
+  /** Suspicious requests by reason. */
+  readonly suspicious = new Map<string, Flagged>();
 
   constructor(capacity = HOUR_TOP_CAPACITY) {
     this.top = {
@@ -124,6 +139,7 @@ export class HourSummary {
       user_agents: new TopCounter(capacity),
       referers: new TopCounter(capacity),
     };
+    this.clients404 = new TopCounter(capacity);
   }
 
   /** Count one request (its client as configured), as the report counts it. */
@@ -133,10 +149,65 @@ export class HourSummary {
       this.visitor(l.day, hash53(`${l.day}|${client}|${l.userAgent}`));
     }
     this.top.paths.add(l.path, l.bytes);
-    if (l.status === 404) this.top.not_found.add(l.path, l.bytes);
+    if (l.status === 404) {
+      this.top.not_found.add(l.path, l.bytes);
+      this.clients404.add(client, 0);
+    }
     this.top.clients.add(client, l.bytes);
-    this.top.user_agents.add(agentFamily(l.userAgent), l.bytes);
+    const agent = agentFamily(l.userAgent);
+    this.top.user_agents.add(agent, l.bytes);
     if (l.referer !== "-" && l.referer !== "") this.top.referers.add(l.referer, l.bytes);
+    const why = suspicion(l.path, l.query, agent);
+    if (why) {
+      const f = this.#flagged(why);
+      f.requests++;
+      f.clients.add(hash53(client));
+      if (f.examples.length < EXAMPLES) {
+        f.examples.push({
+          time: Number.isFinite(l.time) ? new Date(l.time).toISOString() : "",
+          client: own(client),
+          request: own(`${l.method} ${l.query ? `${l.path}?${l.query}` : l.path}`.slice(0, 300)),
+          status: l.status,
+        });
+      }
+    }
+  }
+
+  #flagged(reason: string): Flagged {
+    let f = this.suspicious.get(reason);
+    if (!f) this.suspicious.set(reason, f = { requests: 0, clients: new Distinct(), examples: [] });
+    return f;
+  }
+
+  /**
+   * The suspicious requests by reason, most first, with the 404 storms: a
+   * client with at least {@linkcode STORM_MIN} 404s, half or more of its requests.
+   */
+  flagged(): SuspiciousGroup[] {
+    const out: SuspiciousGroup[] = [...this.suspicious].map(([reason, f]) => ({
+      reason,
+      requests: f.requests,
+      clients: f.clients.count(),
+      examples: f.examples,
+    }));
+    const all = new Map([...this.top.clients.entries()].map(([k, c]) => [k, c.n]));
+    const stormy = this.clients404.top(HOUR_TOP_CAPACITY).filter((c) =>
+      c.requests >= STORM_MIN && c.requests * 2 >= (all.get(c.value) ?? Infinity)
+    );
+    if (stormy.length) {
+      out.push({
+        reason: "not_found_storm",
+        requests: stormy.reduce((n, c) => n + c.requests, 0),
+        clients: stormy.length,
+        examples: stormy.slice(0, EXAMPLES).map((c) => ({
+          time: "",
+          client: c.value,
+          request: `${c.requests} requests answered 404`,
+          status: 404,
+        })),
+      });
+    }
+    return out.sort((a, b) => b.requests - a.requests);
   }
 
   /** Count a visitor of `day` (a `hash53` of day, client and user agent). */
@@ -149,6 +220,13 @@ export class HourSummary {
   /** Add another summary (another hour of the window, or a saved copy). */
   merge(other: HourSummary): void {
     for (const k of TOP_LISTS) this.top[k].merge(other.top[k].entries(), other.top[k].error);
+    this.clients404.merge(other.clients404.entries(), other.clients404.error);
+    for (const [reason, f] of other.suspicious) {
+      const mine = this.#flagged(reason);
+      mine.requests += f.requests;
+      mine.clients.merge(f.clients);
+      for (const e of f.examples) if (mine.examples.length < EXAMPLES) mine.examples.push(e);
+    }
     for (const [day, d] of other.visitors) {
       const mine = this.visitors.get(day);
       if (mine) mine.merge(d);
@@ -183,15 +261,24 @@ export class HourSummary {
         TOP_LISTS.map((k) => [k, { error: this.top[k].error, keys: [...this.top[k].entries()] }]),
       ),
       visitors: Object.fromEntries([...this.visitors].map(([day, d]) => [day, d.toJSON()])),
+      clients404: { error: this.clients404.error, keys: [...this.clients404.entries()] },
+      suspicious: Object.fromEntries(
+        [...this.suspicious].map((
+          [reason, f],
+        ) => [reason, { requests: f.requests, clients: f.clients.toJSON(), examples: f.examples }]),
+      ),
     });
   }
 
   /** From {@linkcode HourSummary.toJSON}'s text; empty when it is not one. */
   static parse(text: string): HourSummary {
     const s = new HourSummary();
+    type Keys = { error?: number; keys?: [string, { n: number; bytes: number }][] };
     let v: {
-      top?: Record<string, { error?: number; keys?: [string, { n: number; bytes: number }][] }>;
+      top?: Record<string, Keys>;
       visitors?: Record<string, unknown>;
+      clients404?: Keys;
+      suspicious?: Record<string, { requests?: number; clients?: unknown; examples?: unknown }>;
     };
     try {
       v = JSON.parse(text);
@@ -203,6 +290,16 @@ export class HourSummary {
       if (Array.isArray(list?.keys)) s.top[k].merge(list.keys, Number(list.error) || 0);
     }
     for (const [day, d] of Object.entries(v.visitors ?? {})) s.visitors.set(day, Distinct.from(d));
+    if (Array.isArray(v.clients404?.keys)) {
+      s.clients404.merge(v.clients404.keys, Number(v.clients404.error) || 0);
+    }
+    for (const [reason, f] of Object.entries(v.suspicious ?? {})) {
+      s.suspicious.set(reason, {
+        requests: Number(f.requests) || 0,
+        clients: Distinct.from(f.clients),
+        examples: Array.isArray(f.examples) ? f.examples.slice(0, EXAMPLES) : [],
+      });
+    }
     return s;
   }
 }

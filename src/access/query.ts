@@ -7,6 +7,8 @@
 
 import type { Kysely } from "kysely";
 import type { Database } from "../store/schema.ts";
+import type { ErrorBurst } from "./report_schema.ts";
+import { errorBursts } from "./aggregate.ts";
 
 /** Requests over a window, broken down. */
 export interface AccessSummary {
@@ -148,4 +150,24 @@ export async function routeErrors(
     requests: Number(r.requests),
     errors: Number(r.errors),
   }));
+}
+
+/** The minutes of the window where 5xx answers spiked (see `errorBursts`), over every route. */
+export async function accessBursts(
+  db: Kysely<Database>,
+  window: { since: number; until: number; log?: string },
+): Promise<ErrorBurst[]> {
+  let q = db.selectFrom("access_minutes")
+    .select((eb) => [
+      "minute",
+      eb.fn.sum<number>("requests").as("requests"),
+      eb.fn.sum<number>(eb.case().when("status", ">=", 500).then(eb.ref("requests")).else(0).end())
+        .as("errors"),
+    ])
+    .where("minute", ">=", Math.floor(window.since / 60_000) * 60_000)
+    .where("minute", "<", window.until)
+    .groupBy("minute");
+  if (window.log) q = q.where("source", "=", `access:${window.log}`);
+  const rows = await q.execute();
+  return errorBursts(rows.map((r) => [Number(r.minute), Number(r.requests), Number(r.errors)]));
 }

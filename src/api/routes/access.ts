@@ -3,7 +3,8 @@
  * over a window (default the last hour), per route, method, status and log,
  * with a time series and each log's files and counters; and, over the hours
  * the window touches, the top paths, 404 paths, clients, user agents and
- * referers, and unique visitors.
+ * referers, unique visitors and suspicious requests by reason; the minutes
+ * where 5xx answers spiked.
  *
  * @module
  */
@@ -48,11 +49,12 @@ export function accessRoutes(deps: AccessRoutesDeps): Hono<ApiEnv> {
       return { since, until, log: q.log };
     });
     if (!parsed.ok) throw new HTTPException(400, { message: parsed.error });
-    const { accessSummary } = await import("../../access/query.ts");
+    const { accessBursts, accessSummary } = await import("../../access/query.ts");
     const { since, until, log } = parsed.value;
-    const [summary, hours] = await Promise.all([
+    const [summary, hours, bursts] = await Promise.all([
       accessSummary(deps.store.backend.db, parsed.value),
       access.summary(since, until, log),
+      accessBursts(deps.store.backend.db, parsed.value),
     ]);
     return c.json({
       ...summary,
@@ -63,6 +65,8 @@ export function accessRoutes(deps: AccessRoutesDeps): Hono<ApiEnv> {
       },
       unique_visitors: hours.uniqueVisitors(),
       top: hours.tops(TOP_N),
+      suspicious: hours.flagged(),
+      bursts,
       access_logs: access.stats(),
     });
   });
