@@ -319,11 +319,17 @@ export class AccessLogs implements Component {
       if (line.time > last) last = line.time;
     }
     const source = s.id;
-    for (const [hour, d] of pending) (await this.#hour(s, hour)).merge(d);
     // The hours are counted in memory as the lines are read; every few seconds the hours counted
     // are saved with the batch and its position. A batch the store refuses is read again: the
-    // hours not saved are dropped from memory (read back from the store), so none counts twice.
+    // hours it touched or not saved are dropped from memory (read back from the store), so no
+    // line counts twice.
     for (const hour of touched) s.dirty.add(hour);
+    const forget = (err: unknown): never => {
+      for (const hour of s.dirty) s.hours.delete(hour);
+      s.dirty.clear();
+      throw err;
+    };
+    for (const [hour, d] of pending) (await this.#hour(s, hour).catch(forget)).merge(d);
     const save = now - s.savedAt >= SUMMARY_SAVE_MS
       ? new Map([...s.dirty].map((hour) => [hour, s.hours.get(hour)!]))
       : undefined;
@@ -342,11 +348,7 @@ export class AccessLogs implements Component {
       }
       if (save) await this.#saveHours(trx, s, save);
       await savePosition(trx, source, batch.position);
-    }).catch((err) => {
-      for (const hour of s.dirty) s.hours.delete(hour);
-      s.dirty.clear();
-      throw err;
-    });
+    }).catch(forget);
     if (save) {
       s.dirty.clear();
       s.savedAt = now;
