@@ -12,6 +12,7 @@
 import { VERSION } from "../version.ts";
 import { errorMessage } from "../errors.ts";
 import { type Command, err, EXIT, out, UsageError } from "./command.ts";
+import { GRPC_CHILD_COMMAND } from "../otlp/child_command.ts";
 
 const versionCommand: Command = {
   name: "version",
@@ -134,6 +135,10 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   if (name === "--version" || name === "-V") return versionCommand.run([]);
+  // The agent's own OTLP/gRPC process (otlp_receiver.grpc), not a command for people.
+  if (name === GRPC_CHILD_COMMAND) {
+    return await (await import("../otlp/grpc_child.ts")).runGrpcChild();
+  }
   const entry = COMMANDS.find((c) => c.name === name);
   if (!entry) {
     err(`astron-watch: unknown command "${name}" (see astron-watch --help)`);

@@ -23,20 +23,50 @@ import type { HostPort } from "../config/reader.ts";
 import { formatHostPort } from "../config/reader.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../errors.ts";
-import type { OtlpIntake } from "./intake.ts";
-import type { OtlpAccess } from "./access.ts";
+import type { OtlpIntake, TakeResult } from "./intake.ts";
+import type { AccessDecision } from "./access.ts";
 import { CODECS, type Decoded, type Signal, SIGNALS } from "./signals.ts";
 import { OtlpError } from "./values.ts";
 import { GrpcStatus } from "./rpc_status.ts";
 import { StoreFullError, StoreUnavailableError } from "../store/store.ts";
+
+/** Who sent a call: the client's address and its `authorization` metadata. */
+export interface CallOrigin {
+  address?: string;
+  authorization?: string;
+}
+
+/**
+ * Where the server hands what it takes: the {@linkcode OtlpIntake} in the
+ * agent's process, or, in the gRPC listener's own process, a bridge to it
+ * (which then decides access from the call's origin).
+ */
+export interface GrpcIntake {
+  now(): number;
+  refuse: OtlpIntake["refuse"];
+  take(
+    decoded: Decoded,
+    transport: "grpc",
+    request: Uint8Array,
+    origin: CallOrigin,
+  ): Promise<TakeResult>;
+}
+
+/** A refusal with its gRPC status, from a {@linkcode GrpcIntake} that decides elsewhere. */
+export class GrpcFailure extends Error {
+  override name = "GrpcFailure";
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
 
 /** Options for {@linkcode serveGrpc}. */
 export interface GrpcReceiverOptions {
   listen: HostPort;
   /** Largest message, as sent and inflated, in bytes. */
   maxMessage: number;
-  intake: OtlpIntake;
-  access: OtlpAccess;
+  intake: GrpcIntake;
+  access: { check(address: string | undefined, authorization: string | undefined): AccessDecision };
   logger: Logger;
 }
 
@@ -95,8 +125,11 @@ function handler(signal: Signal, options: GrpcReceiverOptions) {
         `message of ${call.request.length} bytes over otlp_receiver.max_message (${options.maxMessage})`,
       );
     }
-    const auth = call.metadata.get("authorization")[0];
-    const decision = access.check(peerAddress(call.getPeer()), auth?.toString());
+    const origin = {
+      address: peerAddress(call.getPeer()),
+      authorization: call.metadata.get("authorization")[0]?.toString(),
+    };
+    const decision = access.check(origin.address, origin.authorization);
     if (!decision.ok) {
       intake.refuse(signal, "grpc", "unauthenticated");
       return fail(callback, GrpcStatus.UNAUTHENTICATED, decision.message);
@@ -109,9 +142,10 @@ function handler(signal: Signal, options: GrpcReceiverOptions) {
       intake.refuse(signal, "grpc", "invalid");
       return fail(callback, GrpcStatus.INVALID_ARGUMENT, err.message);
     }
-    intake.take(decoded, "grpc", call.request).then(
+    intake.take(decoded, "grpc", call.request, origin).then(
       ({ rejected, error }) => callback(null, codec.protobufAnswer(rejected, error)),
       (err) => {
+        if (err instanceof GrpcFailure) return fail(callback, err.code, err.message);
         if (err instanceof StoreUnavailableError || err instanceof StoreFullError) {
           return fail(callback, GrpcStatus.UNAVAILABLE, err.message);
         }
@@ -129,14 +163,14 @@ function handler(signal: Signal, options: GrpcReceiverOptions) {
  * interceptor's responder, so this interceptor (the only one, hence given
  * that object) watches that object's `sendStatus` instead.
  */
-function counting(intake: OtlpIntake): grpc.ServerInterceptor {
+function counting(intake: GrpcIntake): grpc.ServerInterceptor {
   // The type asks for a wrapper; the server needs only the call's interface.
   return (method, call) =>
     watch(intake, BY_PATH.get(method.path), call) as grpc.ServerInterceptingCall;
 }
 
 function watch(
-  intake: OtlpIntake,
+  intake: GrpcIntake,
   signal: Signal | undefined,
   call: grpc.ServerInterceptingCallInterface,
 ): grpc.ServerInterceptingCallInterface {

@@ -24,7 +24,7 @@ import { type IntakeStats, OtlpIntake } from "./intake.ts";
 import type { Signal } from "./signals.ts";
 import { OtlpAccess } from "./access.ts";
 import { type Cidr, parseCidr } from "./cidr.ts";
-import type { GrpcReceiver } from "./grpc_server.ts";
+import type { IsolatedGrpcReceiver } from "./grpc_isolated.ts";
 import { type HttpServer, serveHttp } from "../api/http_server.ts";
 import { createOtlpApp } from "../api/otlp_app.ts";
 
@@ -52,6 +52,8 @@ export interface ListenerState {
   error?: string;
   /** Set when the config turns this transport off: the setting that does. */
   off?: string;
+  /** gRPC: how often its process ended by itself and was started again. */
+  restarts?: number;
 }
 
 /** The receiver's state and counters, for `/status` and `/metrics`. */
@@ -78,7 +80,7 @@ export class OtlpReceiver implements Component {
   #config: OtlpReceiverConfig;
   readonly #access: OtlpAccess;
   readonly #logger: Logger;
-  #grpc?: GrpcReceiver;
+  #grpc?: IsolatedGrpcReceiver;
   #http?: HttpServer;
   #grpcState: ListenerState;
   #httpState: ListenerState;
@@ -146,14 +148,16 @@ export class OtlpReceiver implements Component {
   }
 
   async #startGrpc(config: OtlpReceiverConfig): Promise<void> {
-    const { serveGrpc } = await import("./grpc_server.ts");
+    // In a process of its own: Deno 2.9.6's HTTP/2 server can abort the process it runs in.
+    const { serveGrpcIsolated } = await import("./grpc_isolated.ts");
     try {
-      this.#grpc = await serveGrpc({
+      this.#grpc = await serveGrpcIsolated({
         listen: config.grpc_listen,
         maxMessage: config.max_message,
         intake: this.intake,
         access: this.#access,
         logger: this.#logger,
+        graceMs: GRPC_GRACE,
       });
       this.#grpcState.addr = formatHostPort(this.#grpc.addr);
     } catch (err) {
@@ -228,7 +232,10 @@ export class OtlpReceiver implements Component {
   stats(): OtlpReceiverStats {
     return {
       enabled: this.#config.enable,
-      grpc: { ...this.#grpcState },
+      grpc: {
+        ...this.#grpcState,
+        ...(this.#grpc ? { restarts: this.#grpc.restarts() } : {}),
+      },
       http: { ...this.#httpState },
       allow_from: [...this.#config.allow_from],
       ...this.intake.stats(),
