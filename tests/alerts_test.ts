@@ -185,7 +185,8 @@ Deno.test("alerts: an agent restarted while an alert fires sends nothing twice, 
   try {
     await hook.waitFor(() => count(hook, "service-down", "firing") >= 1);
     agent.kill("SIGTERM");
-    assert.deepStrictEqual((await agent.exit()).code, 0);
+    const stopped = await agent.exit();
+    assert.deepStrictEqual(stopped.code, 0, stopped.stderr);
     agent = await spawnAgent({ config: file });
     await waitUntil(
       "firing again after the restart",

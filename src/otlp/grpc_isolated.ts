@@ -203,7 +203,10 @@ export async function serveGrpcIsolated(o: IsolatedGrpcOptions): Promise<Isolate
         o.logger.warn("the OTLP/gRPC process did not start", { err: again.error });
         await child.stop(0);
         wait = Math.min(30_000, wait * 2);
-      } else wait = 1_000;
+      } else {
+        o.logger.info("the OTLP/gRPC process listens again", { port });
+        wait = 1_000;
+      }
     }
   })();
   return {
