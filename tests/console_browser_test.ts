@@ -16,13 +16,16 @@ import { spawnAgent, tempDir } from "./support/agent.ts";
 import { TcpTarget } from "./support/receivers.ts";
 import { chromiumPath, newPage, openBrowser, recordRequests } from "./support/browser.ts";
 import { chatRun, errorRun } from "./fixtures/workflow.ts";
+import { timeLocal } from "./fixtures/nginx_log.ts";
 
 const READ = "console-read-token";
 const WRITE = "console-write-token";
 
-function config(up: string): string {
+function config(up: string, accessLog: string): string {
   return `log:
   stderr: always
+access_logs:
+  - { name: nginx, path: "${accessLog}", poll_interval: 100ms }
 server:
   listen: 127.0.0.1:0
   read_token: ${READ}
@@ -63,7 +66,14 @@ Deno.test({
   await using dir = await tempDir();
   const shots = Deno.env.get("ASTRON_WATCH_SCREENSHOTS");
   const target = new TcpTarget();
-  await Deno.writeTextFile(`${dir.path}/c.yaml`, config(target.target));
+  // nginx's log: three answers, two of them 502.
+  const accessLog = `${dir.path}/access.log`;
+  const nginxLine = (status: number) =>
+    `10.0.0.9 - - [${
+      timeLocal(Date.now())
+    }] "POST /workflow/v1/chat/completions HTTP/1.1" ${status} 12 "-" "curl/8.5.0" "-"\n`;
+  await Deno.writeTextFile(accessLog, [200, 502, 502].map(nginxLine).join(""));
+  await Deno.writeTextFile(`${dir.path}/c.yaml`, config(target.target, accessLog));
   const agent = await spawnAgent({ config: `${dir.path}/c.yaml` });
   await using browser = await openBrowser();
   try {
@@ -94,6 +104,42 @@ Deno.test({
       }),
     });
     assert.equal(spans.status, 200, await spans.text());
+    // A platform service's request counter, over OTLP/HTTP JSON on the API port.
+    const nanos = String(BigInt(Date.now()) * 1_000_000n);
+    const metrics = await fetch(`${origin}/v1/metrics`, {
+      method: "POST",
+      headers: { ...auth, "Content-Type": "application/json" },
+      body: JSON.stringify({
+        resourceMetrics: [{
+          resource: {
+            attributes: [{ key: "service.name", value: { stringValue: "core-workflow" } }],
+          },
+          scopeMetrics: [{
+            metrics: [{
+              name: "server_request_total",
+              sum: {
+                aggregationTemporality: 1,
+                isMonotonic: true,
+                dataPoints: [{
+                  attributes: [
+                    { key: "func", value: { stringValue: "chat" } },
+                    { key: "ret", value: { stringValue: "0" } },
+                  ],
+                  startTimeUnixNano: nanos,
+                  timeUnixNano: nanos,
+                  asInt: "10",
+                }],
+              },
+            }],
+          }],
+        }],
+      }),
+    });
+    assert.equal(metrics.status, 200, await metrics.text());
+    await waitFor("the access log counted", async () => {
+      const res = await fetch(`${origin}/api/v1/access?since=1h`, { headers: auth });
+      return (await res.json()).requests === 3;
+    });
     // Both probes have a state (the API says so) before the page is looked at.
     await waitFor("probe states", async () => {
       const res = await fetch(`${origin}/api/v1/probes`, { headers: auth });
@@ -147,6 +193,9 @@ Deno.test({
       await page.reload();
       return (await page.$$("#alerts tr[data-alert='redis-down']")).length === 1;
     });
+    // The platform's service heard over OTLP, and nginx's traffic with its 5xx.
+    assert.match(await page.$eval("#services", (e) => e.textContent ?? ""), /core-workflow/);
+    assert.equal(await page.$eval("#access-5xx", (e) => e.textContent?.trim()), "2");
     await shot("overview");
 
     // The runs list, then the failed run by its link.
