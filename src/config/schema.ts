@@ -117,10 +117,11 @@ export interface OtlpReceiverConfig {
   /** Listen on `grpc_listen` and `http_listen` (default true). */
   enable: boolean;
   /**
-   * Serve OTLP/gRPC on `grpc_listen` (default false): under Deno 2.9.6 the
-   * grpc-js server (Deno's `node:http2`) can abort the whole agent when a
-   * client closes a connection it used for many calls (denoland/deno#36788),
-   * so it is opt-in until that is fixed or contained. OTLP/HTTP is on.
+   * Serve OTLP/gRPC on `grpc_listen` (default false), from a process of its
+   * own: under Deno 2.9.6 the grpc-js server (Deno's `node:http2`) can abort
+   * the process it runs in when a client closes a connection it used for many
+   * calls (denoland/deno#36788); the agent starts that process again. Opt-in:
+   * a second process. OTLP/HTTP is on.
    */
   grpc: boolean;
   /** OTLP/gRPC (default `127.0.0.1:4317`), served when `grpc` is true. */

@@ -54,7 +54,7 @@ otlp:                  # the OTLP_* environment variables win over this section
 
 otlp_receiver:         # the platform's services export here, as to a collector
   enable: true         # a port already taken (a collector running) is a warning, not a stop
-  grpc: false                      # OTLP/gRPC is opt-in under Deno 2.9.6 (see the README)
+  grpc: false                      # OTLP/gRPC is opt-in: a second process (see the README)
   grpc_listen: 127.0.0.1:4317
   http_listen: 127.0.0.1:4318
   allow_from: []       # besides loopback, e.g. [172.16.0.0/12] for the compose network;
