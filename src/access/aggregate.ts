@@ -307,27 +307,40 @@ export class AccessAggregate {
   }
 
   #storms(): SuspiciousGroup | undefined {
-    const clients = new Map([...this.#top.clients.entries()].map(([k, c]) => [k, c.n]));
-    const stormy = this.#clients404.top(1000).filter((c) =>
-      c.requests >= STORM_MIN && c.requests * 2 >= (clients.get(c.value) ?? Infinity)
-    );
-    if (!stormy.length) return undefined;
-    return {
-      reason: "not_found_storm",
-      requests: stormy.reduce((n, c) => n + c.requests, 0),
-      clients: stormy.length,
-      examples: stormy.slice(0, SAMPLES).map((c) => ({
-        time: "",
-        client: c.value,
-        request: `${c.requests} requests answered 404`,
-        status: 404,
-      })),
-    };
+    return notFoundStorms(this.#clients404, this.#top.clients, 1000, SAMPLES);
   }
 
   #bursts(): ErrorBurst[] {
     return errorBursts([...this.#minutes].map(([m, v]) => [m * 60_000, v.n, v.e5]));
   }
+}
+
+/**
+ * The 404 storms: clients with at least {@linkcode STORM_MIN} requests
+ * answered 404, half or more of theirs, among the `look` most 404'd.
+ */
+export function notFoundStorms(
+  clients404: TopCounter,
+  clients: TopCounter,
+  look: number,
+  examples: number,
+): SuspiciousGroup | undefined {
+  const all = new Map([...clients.entries()].map(([k, c]) => [k, c.n]));
+  const stormy = clients404.top(look).filter((c) =>
+    c.requests >= STORM_MIN && c.requests * 2 >= (all.get(c.value) ?? Infinity)
+  );
+  if (!stormy.length) return undefined;
+  return {
+    reason: "not_found_storm",
+    requests: stormy.reduce((n, c) => n + c.requests, 0),
+    clients: stormy.length,
+    examples: stormy.slice(0, examples).map((c) => ({
+      time: "",
+      client: c.value,
+      request: `${c.requests} requests answered 404`,
+      status: 404,
+    })),
+  };
 }
 
 /**

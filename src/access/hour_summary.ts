@@ -12,7 +12,7 @@
 import type { TopEntry } from "./report_schema.ts";
 import type { AccessLine } from "./log_format.ts";
 import { agentFamily, suspicion } from "./classify.ts";
-import { hash53, STORM_MIN } from "./aggregate.ts";
+import { hash53, notFoundStorms } from "./aggregate.ts";
 import type { SuspiciousGroup } from "./report_schema.ts";
 import { own, TopCounter } from "./top.ts";
 
@@ -180,8 +180,8 @@ export class HourSummary {
   }
 
   /**
-   * The suspicious requests by reason, most first, with the 404 storms: a
-   * client with at least {@linkcode STORM_MIN} 404s, half or more of its requests.
+   * The suspicious requests by reason, most first, with the 404 storms (see
+   * {@linkcode notFoundStorms}).
    */
   flagged(): SuspiciousGroup[] {
     const out: SuspiciousGroup[] = [...this.suspicious].map(([reason, f]) => ({
@@ -190,23 +190,8 @@ export class HourSummary {
       clients: f.clients.count(),
       examples: f.examples,
     }));
-    const all = new Map([...this.top.clients.entries()].map(([k, c]) => [k, c.n]));
-    const stormy = this.clients404.top(HOUR_TOP_CAPACITY).filter((c) =>
-      c.requests >= STORM_MIN && c.requests * 2 >= (all.get(c.value) ?? Infinity)
-    );
-    if (stormy.length) {
-      out.push({
-        reason: "not_found_storm",
-        requests: stormy.reduce((n, c) => n + c.requests, 0),
-        clients: stormy.length,
-        examples: stormy.slice(0, EXAMPLES).map((c) => ({
-          time: "",
-          client: c.value,
-          request: `${c.requests} requests answered 404`,
-          status: 404,
-        })),
-      });
-    }
+    const storms = notFoundStorms(this.clients404, this.top.clients, HOUR_TOP_CAPACITY, EXAMPLES);
+    if (storms) out.push(storms);
     return out.sort((a, b) => b.requests - a.requests);
   }
 
