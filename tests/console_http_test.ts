@@ -156,6 +156,11 @@ Deno.test("console: sign-in takes the read or write token, refuses others, and s
       origin,
     );
     assert.equal(away.headers.get("location"), "/");
+    // A tab the browser drops would make "/\t/evil.example" a link to another site.
+    for (const next of ["/\t/evil.example/", "/\\evil.example/", "https://evil.example/"]) {
+      const r = await c.post("/signin", { token: "r3ad", next }, REMOTE, origin);
+      assert.equal(new URL(r.headers.get("location") ?? "", "http://x").host, "x", next);
+    }
   } finally {
     await c.store.stop();
   }

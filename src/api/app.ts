@@ -115,7 +115,12 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
       (c.req.method === "GET" && /text\/html/.test(c.req.header("Accept") ?? "") &&
         !c.req.path.startsWith("/api/"));
     if (!page) return await next();
-    consoleApp ??= import("../console/routes.tsx").then((m) => m.consoleRoutes(deps));
+    consoleApp ??= import("../console/routes.tsx").then((m) => m.consoleRoutes(deps)).catch(
+      (err) => {
+        consoleApp = undefined; // tried again on the next request
+        throw err;
+      },
+    );
     return (await consoleApp).fetch(c.req.raw, c.env);
   });
   app.notFound((c) => errorResponse(404, `no route for ${c.req.method} ${c.req.path}`));

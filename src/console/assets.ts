@@ -49,8 +49,6 @@ svg line.ff{stroke:var(--accent);stroke-dasharray:4 3}
 svg rect.span{fill:#98a2b3}
 svg .fail{fill:var(--bad)}
 .legend span{display:inline-block;margin-right:12px;font-size:12px}
-.legend i{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:middle}
-.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:0 28px}
 .signin{max-width:380px;margin:60px auto}
 .signin input{width:100%;margin:6px 0}
 `;

@@ -10,7 +10,6 @@
 export type Lang = "zh" | "en";
 
 const EN = {
-  title: "astron-watch",
   overview: "Overview",
   traces: "Traces",
   usage: "Usage",
@@ -117,9 +116,9 @@ const EN = {
   noTokens: "No token is set on this agent (server.read_token, server.write_token): " +
     "the console opens on loopback only.",
   notFound: "Not found",
+  unavailable: "Not available now",
   backHome: "Back to the overview",
   badQuery: "The query was refused",
-  noStore: "The trace store is not running.",
   rule: "Rule",
   severity: "Severity",
   labels: "Labels",
@@ -128,10 +127,8 @@ const EN = {
   at: "At",
   event: "Event",
   signedInAs: "signed in:",
-  from: "from",
   count5xx: "5xx",
   bytes: "Bytes",
-  perNodeTokens: "Tokens per node",
   node_failed: "failed",
   unended: "never ended",
   allNodes: "of",
@@ -141,7 +138,6 @@ const EN = {
 type Words = { readonly [K in keyof typeof EN]: string };
 
 const ZH: Words = {
-  title: "astron-watch",
   overview: "总览",
   traces: "运行记录",
   usage: "用量",
@@ -248,9 +244,9 @@ const ZH: Words = {
   noTokens:
     "本代理未设置令牌（server.read_token、server.write_token）：控制台仅在本机回环地址开放。",
   notFound: "未找到",
+  unavailable: "暂时不可用",
   backHome: "返回总览",
   badQuery: "查询被拒绝",
-  noStore: "运行记录存储未运行。",
   rule: "规则",
   severity: "级别",
   labels: "标签",
@@ -259,10 +255,8 @@ const ZH: Words = {
   at: "时间",
   event: "事件",
   signedInAs: "已登录：",
-  from: "来自",
   count5xx: "5xx",
   bytes: "字节",
-  perNodeTokens: "各节点 Token",
   node_failed: "失败",
   unended: "未结束",
   allNodes: "共",

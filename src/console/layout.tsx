@@ -104,9 +104,18 @@ export function WindowForm(props: { t: Text; windows: string[]; chosen: string }
 /** The 404 page. */
 export function NotFoundPage(props: { ctx: PageContext; message: string }) {
   return (
-    <Page ctx={props.ctx} title={props.ctx.t.notFound}>
-      <h1>404 · {props.ctx.t.notFound}</h1>
-      <p id="not-found">{props.message}</p>
+    <ErrorPage ctx={props.ctx} status={404} title={props.ctx.t.notFound} message={props.message} />
+  );
+}
+
+/** A page that says why there is no page. */
+export function ErrorPage(
+  props: { ctx: PageContext; status: number; title: string; message: string },
+) {
+  return (
+    <Page ctx={props.ctx} title={props.title}>
+      <h1>{props.status} · {props.title}</h1>
+      <p id={props.status === 404 ? "not-found" : "error"}>{props.message}</p>
       <p>
         <a href="/">{props.ctx.t.backHome}</a>
       </p>

@@ -10,6 +10,7 @@ import type { OverviewData } from "./pages/overview.tsx";
 import type { PhaseSample } from "./charts.tsx";
 import { UptimeSlices } from "./uptime.ts";
 import { errorMessage } from "../errors.ts";
+import { SERVICES_WINDOW } from "../api/routes/status.ts";
 
 /** What the console reads: the API's dependencies. */
 export type ConsoleDeps = Pick<
@@ -44,31 +45,35 @@ export class OverviewReader {
     if (deps.store) this.#slices = new UptimeSlices(deps.store);
   }
 
+  async #refreshSize(now: number): Promise<void> {
+    if (!this.#deps.store || now - this.#size.at <= SIZE_TTL_MS) return;
+    this.#size = { at: now, bytes: await this.#deps.store.size().catch(() => undefined) };
+  }
+
   /** Everything the overview shows at `now`; a part that cannot be read says why, or is left out. */
   async read(now: number): Promise<OverviewData> {
     const deps = this.#deps;
     const probes = deps.board.list(now);
-    const slices = this.#slices
-      ? await this.#slices.read(probes.map((p) => p.name), now, (p) => deps.board.history(p, 4096))
-        .catch((err) => {
-          deps.logger.warn("console: uptime slices not read", { err: errorMessage(err) });
-          return new Map();
-        })
-      : new Map();
-    const services = deps.metrics
-      ? await deps.metrics.services({ window: 300_000, until: deps.metrics.now?.() ?? now })
-        .catch((err) => errorMessage(err))
-      : undefined;
-    let access: OverviewData["access"];
-    if (deps.access?.() && deps.store) {
-      const { accessSummary } = await import("../access/query.ts");
-      access = await accessSummary(deps.store.backend.db, { since: now - 3_600_000, until: now })
-        .then((s) => ({ logs: s.logs, errors_5xx: s.status_classes["5xx"] ?? 0 }))
-        .catch((err) => errorMessage(err));
-    }
-    if (deps.store && now - this.#size.at > SIZE_TTL_MS) {
-      this.#size = { at: now, bytes: await deps.store.size().catch(() => undefined) };
-    }
+    // The parts are read side by side: none waits for another.
+    const [slices, services, access] = await Promise.all([
+      this.#slices
+        ? this.#slices.read(probes.map((p) => p.name), now, (p) => deps.board.history(p, 4096))
+          .catch((err) => {
+            deps.logger.warn("console: uptime slices not read", { err: errorMessage(err) });
+            return new Map();
+          })
+        : new Map(),
+      deps.metrics
+        ?.services({ window: SERVICES_WINDOW, until: deps.metrics.now?.() ?? now })
+        .catch((err) => errorMessage(err)),
+      deps.access?.() && deps.store
+        ? import("../access/query.ts").then(({ accessSummary }) =>
+          accessSummary(deps.store!.backend.db, { since: now - 3_600_000, until: now })
+        ).then((s) => ({ logs: s.logs, errors_5xx: s.status_classes["5xx"] ?? 0 }))
+          .catch((err) => errorMessage(err))
+        : undefined,
+      this.#refreshSize(now),
+    ]);
     return {
       now,
       probes,
@@ -100,7 +105,10 @@ export async function probeSamples(
   until: number,
 ): Promise<PhaseSample[]> {
   const samples: PhaseSample[] = [];
-  for (const r of await deps.store?.probeHistory(name, since, until, PROBE_RUNS) ?? []) {
+  // The newest runs when there are more than a page holds; none while the store is away.
+  const rows = await deps.store?.probeHistory(name, since, until, PROBE_RUNS, { newest: true })
+    .catch(() => []) ?? [];
+  for (const r of rows) {
     let phases: PhaseSample["phases"] = { total: Number(r.duration_ms) };
     try {
       phases = JSON.parse(r.record).phases ?? phases;

@@ -15,7 +15,7 @@ import { compress } from "hono/compress";
 import type { ApiEnv } from "../api/env.ts";
 import { pickLang, words } from "./i18n.ts";
 import { ASSETS } from "./assets.ts";
-import { NotFoundPage, type PageContext } from "./layout.tsx";
+import { ErrorPage, NotFoundPage, type PageContext } from "./layout.tsx";
 import {
   csrfOk,
   csrfToken,
@@ -41,6 +41,8 @@ import { SID_PATTERN } from "../workflow/record.ts";
 import { isBlobHash } from "../store/blobs.ts";
 import { serviceLogLines } from "../service_logs/by_sid.ts";
 import { parseSilence } from "../alerts/silence_input.ts";
+import { StoreFullError, StoreUnavailableError } from "../store/store.ts";
+import { errorMessage } from "../errors.ts";
 
 export type { ConsoleDeps };
 
@@ -63,7 +65,6 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ApiEnv> {
   });
   /** Sessions signed out before they expired: nonce -> expiry. */
   const ended = new Map<string, number>();
-  const endedSet = { has: (nonce: string) => ended.has(nonce) } as ReadonlySet<string>;
   const overview = new OverviewReader(deps);
 
   app.use(compress());
@@ -80,7 +81,7 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ApiEnv> {
       remoteAddr: c.env?.remoteAddr,
       tokens: tokens(),
       now,
-      ended: endedSet,
+      ended,
     });
     const langQuery = c.req.query("lang");
     const lang = pickLang(langQuery, getCookie(c, "aw_lang"), c.req.header("Accept-Language"));
@@ -339,10 +340,36 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ApiEnv> {
   });
 
   app.notFound((c) => notFound(c as Ctx, `${c.req.method} ${c.req.path}`));
+  // A page the store cannot answer now: a 503 page, logged as the API logs its failures.
+  app.onError((err, c) => {
+    const away = err instanceof StoreUnavailableError || err instanceof StoreFullError;
+    if (!away) {
+      deps.logger.error("console request failed", { path: c.req.path, err: errorMessage(err) });
+    }
+    const status = away ? 503 : 500;
+    const { t } = (c as Ctx).var.page;
+    return c.html(
+      <ErrorPage
+        ctx={(c as Ctx).var.page}
+        status={status}
+        title={t.unavailable}
+        message={away ? err.message : "internal error"}
+      />,
+      status,
+      away ? { "Retry-After": "5" } : {},
+    );
+  });
   return app as unknown as Hono<ApiEnv>;
 }
 
 /** Where sign-in may send the browser next: a path on this origin, else `/`. */
 function safeNext(next: string | undefined): string {
-  return next && /^\/(?![/\\])/.test(next) ? next : "/";
+  // Parsed as the browser will (which drops tabs and newlines: "/\t/x" is "//x").
+  const base = "http://console.invalid";
+  try {
+    const url = new URL(next ?? "/", base);
+    return url.origin === base ? url.pathname + url.search + url.hash : "/";
+  } catch {
+    return "/";
+  }
 }

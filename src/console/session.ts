@@ -11,7 +11,7 @@
  */
 
 import { createHmac } from "node:crypto";
-import { isLoopback, safeEqual } from "../api/middleware/access.ts";
+import { bearerToken, isLoopback, safeEqual } from "../api/middleware/access.ts";
 
 /** What a visitor may do: read pages, or also write (silences). */
 export type Role = "read" | "write";
@@ -64,7 +64,7 @@ export function readSession(
   value: string | undefined,
   tokens: Tokens,
   now: number,
-  ended: ReadonlySet<string>,
+  ended: { has(nonce: string): boolean },
 ): Session | undefined {
   const parts = value?.split(".");
   if (parts?.length !== 4) return undefined;
@@ -90,14 +90,20 @@ export function csrfOk(given: unknown, session: Session, tokens: Tokens): boolea
 }
 
 /**
- * True when a write comes from a page of this origin: `Origin` (or, lacking
- * it, `Sec-Fetch-Site`) says so. Browsers send one of them on every POST.
+ * True when a write comes from a page of this site: `Sec-Fetch-Site` (the
+ * browser's own verdict, right behind a TLS proxy too), else `Origin`'s host
+ * against the request's. Browsers send one of them on every POST.
  */
 export function sameOrigin(headers: Headers, requestUrl: string): boolean {
-  const origin = headers.get("origin");
-  if (origin) return origin === new URL(requestUrl).origin;
   const site = headers.get("sec-fetch-site");
-  return site === "same-origin";
+  if (site) return site === "same-origin";
+  const origin = headers.get("origin");
+  if (!origin) return false;
+  try {
+    return new URL(origin).host === (headers.get("host") ?? new URL(requestUrl).host);
+  } catch {
+    return false;
+  }
 }
 
 /** What the gate decides for one request. */
@@ -120,9 +126,9 @@ export function visitor(input: {
   remoteAddr?: Deno.Addr;
   tokens: Tokens;
   now: number;
-  ended: ReadonlySet<string>;
+  ended: { has(nonce: string): boolean };
 }): Visitor {
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(input.authorization ?? "")?.[1];
+  const bearer = bearerToken(input.authorization);
   if (bearer !== undefined) {
     const role = roleOf(bearer, input.tokens);
     return role ? { role } : { refused: "wrong bearer token" };

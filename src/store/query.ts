@@ -375,15 +375,14 @@ export async function usageStats(backend: StoreBackend, q: UsageQuery): Promise<
   return { by: q.by, since: q.since, until: q.until, groups };
 }
 
-/** Runs and tokens per `app_id` per time step: the usage page's chart. */
+/** Tokens per `app_id` per time step: the usage page's chart. */
 export interface UsageSeries {
-  step_ms: number;
   /** Each step's start, oldest first. */
   starts: number[];
-  apps: { app_id: string; runs: number[]; total_tokens: number[] }[];
+  apps: { app_id: string; total_tokens: number[] }[];
 }
 
-/** Runs and total tokens per app and `step` over `[since, until)`, read from the runs' time index. */
+/** Total tokens per app and `step` over `[since, until)`, read from the runs' time index. */
 export async function usageSeries(
   backend: StoreBackend,
   q: { since: number; until: number; step: number },
@@ -395,7 +394,6 @@ export async function usageSeries(
     .select([
       "app_id",
       bucket.as("bucket"),
-      sql<number>`count(*)`.as("runs"),
       sql<number>`${sql.raw(capabilities.sumFunction)}(total_tokens)`.as("tokens"),
     ])
     .where("start_time", ">=", q.since).where("start_time", "<", q.until)
@@ -410,16 +408,14 @@ export async function usageSeries(
     if (!a) {
       apps.set(
         r.app_id,
-        a = { app_id: r.app_id, runs: Array(count).fill(0), total_tokens: Array(count).fill(0) },
+        a = { app_id: r.app_id, total_tokens: Array(count).fill(0) },
       );
     }
     const i = Math.round((n(r.bucket) - first) / q.step);
     if (i < 0 || i >= count) continue;
-    a.runs[i] += n(r.runs);
     a.total_tokens[i] += n(r.tokens);
   }
   return {
-    step_ms: q.step,
     starts,
     apps: [...apps.values()].sort((x, y) => x.app_id.localeCompare(y.app_id)),
   };

@@ -454,18 +454,23 @@ export class Store implements Component {
     return rows.length;
   }
 
-  /** A probe's stored runs in `[since, until)`, oldest first, at most `limit`. */
-  probeHistory(
+  /**
+   * A probe's stored runs in `[since, until)`, oldest first: the first
+   * `limit` of them, or with `newest`, the last `limit`.
+   */
+  async probeHistory(
     probe: string,
     since: number,
     until: number,
     limit: number,
+    options: { newest?: boolean } = {},
   ): Promise<ProbeResultsTable[]> {
-    return this.#read((b) =>
+    const rows = await this.#read((b) =>
       b.db.selectFrom("probe_results").selectAll()
         .where("probe", "=", probe).where("at", ">=", since).where("at", "<", until)
-        .orderBy("at").limit(limit).execute()
+        .orderBy("at", options.newest ? "desc" : "asc").limit(limit).execute()
     );
+    return options.newest ? rows.reverse() : rows;
   }
 
   /** One page of runs, newest first. */
@@ -492,7 +497,7 @@ export class Store implements Component {
     return this.#read((b) => usageStats(b, q));
   }
 
-  /** Runs and tokens per `app_id` per `step` ms over a window. */
+  /** Tokens per `app_id` per `step` ms over a window. */
   usageSeries(q: { since: number; until: number; step: number }): Promise<UsageSeries> {
     return this.#read((b) => usageSeries(b, q));
   }

@@ -37,7 +37,8 @@ export function isLoopback(addr: Deno.Addr | undefined): boolean {
   return host === "::1" || /^(::ffff:)?127\./.test(host);
 }
 
-function bearer(header: string | undefined): string | undefined {
+/** The token of an `Authorization: Bearer <token>` header, if it is one. */
+export function bearerToken(header: string | undefined): string | undefined {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
   return m?.[1];
 }
@@ -55,7 +56,7 @@ export function access(options: AccessOptions): MiddlewareHandler<ApiEnv> {
   return async function accessControl(c, next) {
     if (open.has(c.req.path) || options.own?.(c.req.path)) return await next();
     const { read, write } = options.tokens();
-    const given = bearer(c.req.header("Authorization"));
+    const given = bearerToken(c.req.header("Authorization"));
     if (READ_METHODS.has(c.req.method)) {
       if (read) {
         if (given === undefined) throw denied(401, "reads need Authorization: Bearer <read_token>");

@@ -48,8 +48,8 @@ export interface StatusDeps {
   backups?: () => BackupJobs | undefined;
 }
 
-/** The services section's window. */
-const SERVICES_WINDOW = 300_000;
+/** The services section's window (`/status` and the console's overview). */
+export const SERVICES_WINDOW = 300_000;
 
 /** True when the request asks for JSON (`?format=json` or an `Accept` naming JSON before text). */
 export function wantsJson(format: string | undefined, accept: string | undefined): boolean {

@@ -15,6 +15,8 @@ import type { NodeLog } from "../../workflow/record.ts";
 import type { SidLogLine } from "../../service_logs/by_sid.ts";
 import { linkHash } from "../../store/blobs.ts";
 import { formatLatency } from "../../text_time.ts";
+import { nodeType } from "../../store/rows.ts";
+import { nanosToMs } from "../../rollups/series.ts";
 
 /** Nodes on one run page. */
 export const RUN_PAGE_NODES = 200;
@@ -24,15 +26,6 @@ const PREVIEW_CHARS = 1500;
 export const FIELDS = ["input", "output", "config"] as const;
 /** Most spans drawn on the timeline. */
 const SPAN_ROWS = 200;
-
-/** Milliseconds from a span's nanosecond text. */
-function nanosToMs(text: string): number {
-  try {
-    return Number(BigInt(text) / 1_000_000n);
-  } catch {
-    return NaN;
-  }
-}
 
 /** A node's duration in ms, or undefined when it never ended (`[0]`, no end time). */
 export function nodeDuration(n: NodeLog): number | undefined {
@@ -88,12 +81,15 @@ function Field(
   );
 }
 
-function LogLines(props: { lines: string[] }) {
+/** A node's log entries (JSON with a `level`): ERROR and CRITICAL ones marked. */
+const ERROR_ENTRY = /"level"\s*:\s*"(ERROR|CRITICAL)"/;
+
+function LogLines(props: { lines: { text: string; error: boolean }[] }) {
   return (
     <pre class="logs">
       {props.lines.map((l) => (
-        <div class={/"level"\s*:\s*"(ERROR|CRITICAL)"|^(ERROR|CRITICAL)\b/.test(l) ? "lvl-error" : ""}>
-          {l.length > 2000 ? l.slice(0, 2000) + "…" : l}
+        <div class={l.error ? "lvl-error" : ""}>
+          {l.text.length > 2000 ? l.text.slice(0, 2000) + "…" : l.text}
         </div>
       ))}
     </pre>
@@ -119,7 +115,7 @@ export function RunPage(
   const offset = run.nodes.offset;
   const rows: WaterfallRow[] = nodes.map((n, i) => {
     const d = nodeDuration(n);
-    const type = n.node_type ?? n.node_id?.split(":")[0] ?? "node";
+    const type = nodeType(n) || "node";
     const name = n.node_name || n.node_id || n.id;
     return {
       kind: "node",
@@ -247,9 +243,15 @@ export function RunPage(
                       href={field(name)}
                     />
                   ))}
-                  {n.logs?.length ? <LogLines lines={n.logs} /> : null}
+                  {n.logs?.length
+                    ? (
+                      <LogLines
+                        lines={n.logs.map((text) => ({ text, error: ERROR_ENTRY.test(text) }))}
+                      />
+                    )
+                    : null}
                 </td>
-                <td>{n.node_type ?? n.node_id?.split(":")[0] ?? ""}</td>
+                <td>{nodeType(n)}</td>
                 <td class="num">+{formatLatency((n.start_time ?? start) - start)}</td>
                 <td class="num">{d === undefined ? t.unended : formatLatency(d)}</td>
                 <td class="num">{n.data?.usage?.total_tokens ?? ""}</td>
@@ -263,7 +265,12 @@ export function RunPage(
         ? (
           <section>
             <h2>{t.serviceLog}</h2>
-            <LogLines lines={props.logLines.map((l) => `${l.at} ${l.log} ${l.line}`)} />
+            <LogLines
+              lines={props.logLines.map((l) => ({
+                text: `${l.at} ${l.log} ${l.line}`,
+                error: l.level === "ERROR" || l.level === "CRITICAL",
+              }))}
+            />
           </section>
         )
         : null}
