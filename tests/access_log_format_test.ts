@@ -282,3 +282,14 @@ Deno.test("log_format: a format without the checked fields still parses", () => 
   assert.ok(Number.isNaN(l.time));
   assert.equal(l.host, "astron.example");
 });
+
+Deno.test("log_format: a line whose $time_iso8601 or $msec is empty is not parsed (it has no time to count it at)", () => {
+  const line = emptyLine();
+  const iso = parserOf('$remote_addr [$time_iso8601] "$request" $status $body_bytes_sent');
+  assert.ok(iso.parse('10.0.0.1 [2026-11-26T10:00:00+08:00] "GET / HTTP/1.1" 200 5', line));
+  assert.ok(Number.isFinite(line.time));
+  assert.ok(!iso.parse('10.0.0.1 [] "GET / HTTP/1.1" 200 5', line));
+  const msec = parserOf('$remote_addr $msec "$request" $status $body_bytes_sent');
+  assert.ok(msec.parse('10.0.0.1 1764122400.123 "GET / HTTP/1.1" 200 5', line));
+  assert.ok(!msec.parse('10.0.0.1  "GET / HTTP/1.1" 200 5', line));
+});

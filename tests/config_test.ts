@@ -3,6 +3,7 @@ import { expandVars, loadConfig, parseConfigText } from "../src/config/load.ts";
 import { parseDuration, parseSize } from "../src/config/units.ts";
 import { formatProblem } from "../src/config/reader.ts";
 import { starterConfig } from "../src/config/starter.ts";
+import { sameEntries } from "../src/config/followed.ts";
 import { otlpTarget } from "../src/metrics/telemetry.ts";
 import { cli, spawnAgent, tempDir } from "./support/agent.ts";
 
@@ -611,4 +612,17 @@ Deno.test("durations and sizes parse in human units", async (t) => {
       () => assert.equal(parseSize(text), bytes),
     );
   }
+});
+
+Deno.test("a reload sees a changed route or line pattern (a RegExp is not {} to it)", () => {
+  const read = (pattern: string) => {
+    const r = parseConfigText(
+      `access_logs:\n  - { name: n, path: /tmp/a.log, routes: { api: ["${pattern}"] } }\n`,
+      {},
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    return r.config.access_logs;
+  };
+  assert.ok(sameEntries(read("^/api/"), read("^/api/")));
+  assert.ok(!sameEntries(read("^/api/"), read("^/v2/")));
 });

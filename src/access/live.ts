@@ -21,6 +21,7 @@ import { methodOf, RouteClassifier } from "./classify.ts";
 import { errorMessage } from "../errors.ts";
 import { HourSummary } from "./hour_summary.ts";
 import { clientOf } from "./aggregate.ts";
+import { sameEntries } from "../config/followed.ts";
 
 /** How often the hours' top lists and visitors are saved (and at stop). */
 const SUMMARY_SAVE_MS = 5_000;
@@ -177,6 +178,26 @@ export class AccessLogs implements Component {
     }
   }
 
+  /**
+   * Save the hours counted since the last save, every few seconds (after a
+   * batch, and on each poll so a log gone quiet is saved too). Failing, they
+   * stay in memory and are tried again.
+   */
+  async #saveDue(s: Source): Promise<void> {
+    if (!s.dirty.size || Date.now() - s.savedAt < SUMMARY_SAVE_MS) return;
+    const hours = new Map([...s.dirty].map((hour) => [hour, s.hours.get(hour)!]));
+    s.savedAt = Date.now();
+    try {
+      await this.#o.db().transaction().execute((trx) => this.#saveHours(trx, s, hours));
+      for (const hour of hours.keys()) s.dirty.delete(hour);
+    } catch (err) {
+      this.#o.logger.warn("access log top lists not saved; trying again", {
+        log: s.config.name,
+        err: errorMessage(err),
+      });
+    }
+  }
+
   /** The hour's summary as counted so far: from memory, else from the store. */
   async #hour(s: Source, hour: number): Promise<HourSummary> {
     let h = s.hours.get(hour);
@@ -189,7 +210,7 @@ export class AccessLogs implements Component {
   }
 
   async reload(config: Config): Promise<void> {
-    if (JSON.stringify(config.access_logs) === JSON.stringify(this.#o.configs)) return;
+    if (sameEntries(config.access_logs, this.#o.configs)) return;
     await this.stop();
     this.#o.configs = config.access_logs;
     this.#running = true;
@@ -230,6 +251,7 @@ export class AccessLogs implements Component {
     s.polling ??= (async () => {
       try {
         await s.follower.poll();
+        await this.#saveDue(s);
         const problem = s.follower.problem;
         if (problem && !s.warned) {
           this.#o.logger.warn("access log not readable", { log: s.config.name, problem });
@@ -266,9 +288,8 @@ export class AccessLogs implements Component {
     const timed: [string, string, number, number][] = [];
     let last = -Infinity;
     const now = Date.now();
-    // Lines of an hour not in memory yet (the first of an hour, or a late one): merged once loaded.
-    const pending = new Map<number, HourSummary>();
-    const touched = new Set<number>();
+    // The batch's top lists and visitors, per hour: added to the hours kept once it is stored.
+    const counted = new Map<number, HourSummary>();
     // Counting is synchronous: hand the thread back every few ms, so probe runs start on time.
     let slice = performance.now();
     let n = 0;
@@ -307,10 +328,9 @@ export class AccessLogs implements Component {
       r.requests++;
       r.bytes += line.bytes;
       const hour = Math.floor(line.time / HOUR) * HOUR;
-      let h = s.hours.get(hour) ?? pending.get(hour);
-      if (!h) pending.set(hour, h = new HourSummary());
+      let h = counted.get(hour);
+      if (!h) counted.set(hour, h = new HourSummary());
       h.add(line, clientOf(line, s.config.client));
-      touched.add(hour);
       if (line.requestTime === line.requestTime) {
         r.time_sum += line.requestTime;
         r.time_count++;
@@ -319,20 +339,8 @@ export class AccessLogs implements Component {
       if (line.time > last) last = line.time;
     }
     const source = s.id;
-    // The hours are counted in memory as the lines are read; every few seconds the hours counted
-    // are saved with the batch and its position. A batch the store refuses is read again: the
-    // hours it touched or not saved are dropped from memory (read back from the store), so no
-    // line counts twice.
-    for (const hour of touched) s.dirty.add(hour);
-    const forget = (err: unknown): never => {
-      for (const hour of s.dirty) s.hours.delete(hour);
-      s.dirty.clear();
-      throw err;
-    };
-    for (const [hour, d] of pending) (await this.#hour(s, hour).catch(forget)).merge(d);
-    const save = now - s.savedAt >= SUMMARY_SAVE_MS
-      ? new Map([...s.dirty].map((hour) => [hour, s.hours.get(hour)!]))
-      : undefined;
+    // The hours it adds to, read before the batch is stored: nothing is left to undo after.
+    for (const hour of counted.keys()) await this.#hour(s, hour);
     await this.#o.db().transaction().execute(async (trx) => {
       const values = [...rows.values()].map((r) => ({ source, ...r }));
       for (let i = 0; i < values.length; i += 200) {
@@ -346,13 +354,14 @@ export class AccessLogs implements Component {
             }))
           ).execute();
       }
-      if (save) await this.#saveHours(trx, s, save);
       await savePosition(trx, source, batch.position);
-    }).catch(forget);
-    if (save) {
-      s.dirty.clear();
-      s.savedAt = now;
+    });
+    // Stored: the batch counts in its hours, saved every few seconds (see #saveDue).
+    for (const [hour, h] of counted) {
+      s.hours.get(hour)!.merge(h); // read above
+      s.dirty.add(hour);
     }
+    await this.#saveDue(s);
     // Keep the two newest hours in memory, and those not saved yet (an older one is read again).
     for (const k of [...s.hours.keys()].sort((a, b) => a - b).slice(0, -2)) {
       if (!s.dirty.has(k)) s.hours.delete(k);

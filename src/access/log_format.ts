@@ -93,6 +93,8 @@ type Slot = keyof typeof SLOTS;
 const SLOT_COUNT = 18;
 /** Bits of a format's `present` mask (`1 << slot`): the fields checked when the format has them. */
 const HAS_TIME_LOCAL = 1 << SLOTS.time_local;
+/** A time the format logs, any of them: a line must carry it. */
+const HAS_TIME = HAS_TIME_LOCAL | (1 << SLOTS.time_iso8601) | (1 << SLOTS.msec);
 const HAS_STATUS = 1 << SLOTS.status;
 const HAS_BODY_BYTES = 1 << SLOTS.body_bytes_sent;
 const HAS_BYTES = 1 << SLOTS.bytes_sent;
@@ -416,7 +418,7 @@ function fill(v: string[], present: number, out: AccessLine): boolean {
     out.time = Number(v[SLOTS.msec]) * 1000;
     if (!Number.isFinite(out.time)) return false;
     out.day = new Date(out.time).toISOString().slice(0, 10);
-  }
+  } else if (present & HAS_TIME) return false; // the format's time field is empty
   if (present & HAS_STATUS) {
     const status = statusOf(v[SLOTS.status]);
     if (status < 0) return false;

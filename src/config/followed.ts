@@ -54,3 +54,13 @@ export function readFollowed<T extends FollowedEntry>(
     });
   });
 }
+
+/**
+ * Whether two lists of followed-log entries are the same config, their
+ * patterns compared by source and flags (JSON alone turns every RegExp into `{}`).
+ */
+export function sameEntries(a: readonly FollowedEntry[], b: readonly FollowedEntry[]): boolean {
+  const text = (v: unknown) =>
+    JSON.stringify(v, (_k, x) => x instanceof RegExp ? `/${x.source}/${x.flags}` : x);
+  return text(a) === text(b);
+}

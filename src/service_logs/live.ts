@@ -20,6 +20,7 @@ import { loadPositions, savePosition } from "../tail/positions.ts";
 import { seriesOf } from "../tail/series.ts";
 import { parseJsonLine, parseLoguru, parseWithRegex, type ServiceLine } from "./parse.ts";
 import { errorMessage } from "../errors.ts";
+import { sameEntries } from "../config/followed.ts";
 
 /** An error line kept as an example. */
 export interface ServiceLogExample {
@@ -117,7 +118,7 @@ export class ServiceLogs implements Component {
   }
 
   async reload(config: Config): Promise<void> {
-    if (JSON.stringify(config.service_logs) === JSON.stringify(this.#configs)) return;
+    if (sameEntries(config.service_logs, this.#configs)) return;
     await this.stop();
     this.#configs = config.service_logs;
     await this.start();
