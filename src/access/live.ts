@@ -150,6 +150,9 @@ export class AccessLogs implements Component {
     const from = Math.floor(since / HOUR) * HOUR;
     const out = new HourSummary();
     const sources = this.#sources.filter((s) => log === undefined || s.config.name === log);
+    // A batch being stored joins its hours just after: wait for it, so what the minutes
+    // count, the hours count too.
+    await Promise.all(sources.map((s) => s.polling));
     let q = this.#o.db().selectFrom("access_hours").select(["source", "hour", "summary"])
       .where("hour", ">=", from).where("hour", "<", until);
     if (log !== undefined) q = q.where("source", "=", `access:${log}`);
