@@ -116,8 +116,8 @@ export class AlertEngine implements Component {
   #drops: { at: number; n: number }[] = [];
   /** When each firing alert was last pushed to each Alertmanager channel. */
   readonly #refreshed = new Map<string, number>();
-  /** Rules a reload removed, until their alerts' `resolved` is sent where their `firing` went. */
-  readonly #retired = new Map<string, AlertRule>();
+  /** The rules of the last evaluation: a rule a reload removes is still known by them. */
+  #lastRules = new Map<string, AlertRule>();
 
   constructor(options: AlertEngineOptions) {
     this.#o = options;
@@ -177,9 +177,6 @@ export class AlertEngine implements Component {
 
   /** Take new rules, channels and silences. */
   async reload(config: Config): Promise<void> {
-    const kept = new Set(config.alerts.rules.map((r) => r.name));
-    for (const r of this.#config.rules) if (!kept.has(r.name)) this.#retired.set(r.name, r);
-    for (const name of kept) this.#retired.delete(name);
     this.#full = config;
     this.#config = config.alerts;
     this.#keepRecent();
@@ -276,13 +273,17 @@ export class AlertEngine implements Component {
     merge(gone);
     // A rule removed by a reload: its alerts' `resolved` goes where their `firing` went (the
     // channels still configured). Removed while the agent was down, the rule is unknown: quietly.
-    const quiet = gone.events.filter((e) => !this.#retired.has(e.instance.rule));
-    for (const [name, rule] of this.#retired) {
-      const events = gone.events.filter((e) => e.instance.rule === name && e.instance.notified);
-      const channels = rule.channels.filter((c) => cfg.channels[c] !== undefined);
-      if (events.length) queue.push({ rule: { ...rule, channels }, events });
-      this.#retired.delete(name);
+    const byRule = Map.groupBy(gone.events, (e) => e.instance.rule);
+    const quiet: AlertEvent[] = [];
+    for (const [name, events] of byRule) {
+      const rule = this.#lastRules.get(name);
+      if (!rule) quiet.push(...events);
+      else {
+        const channels = rule.channels.filter((c) => cfg.channels[c] !== undefined);
+        queue.push({ rule: { ...rule, channels }, events });
+      }
     }
+    this.#lastRules = new Map(cfg.rules.map((r) => [r.name, r]));
     if (quiet.length) {
       this.#log.info("rules removed: their alerts resolved quietly", { count: quiet.length });
     }
@@ -507,10 +508,10 @@ export class AlertEngine implements Component {
 /** Longest window the rollups keep in memory for rules (longer ones read the database). */
 const MAX_RECENT = 6 * 3_600_000;
 
-/** Reject with a timeout error after `ms`. */
 /** Longest stretch of rule evaluation before the cycle yields to timers and I/O. */
 const SLICE_MS = 4;
 
+/** Reject with a timeout error after `ms`. */
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout>;
   const t = new Promise<never>((_, reject) => {
