@@ -13,7 +13,12 @@ import { Logger } from "../src/log/logger.ts";
 import { OtlpIntake } from "../src/otlp/intake.ts";
 import { OtlpAccess } from "../src/otlp/access.ts";
 import { parseCidr } from "../src/otlp/cidr.ts";
-import { type GrpcReceiver, peerAddress, serveGrpc } from "../src/otlp/grpc_server.ts";
+import {
+  type GrpcReceiver,
+  localExports,
+  peerAddress,
+  serveGrpc,
+} from "../src/otlp/grpc_server.ts";
 import { createOtlpApp } from "../src/api/otlp_app.ts";
 import { serveHttp } from "../src/api/http_server.ts";
 import type { MetricsSink, ReceivedMetric } from "../src/otlp/metric_points.ts";
@@ -108,9 +113,7 @@ async function rig(host = "127.0.0.1", allowFrom: string[] = [], token = "tok"):
   const grpcServer = await serveGrpc({
     listen: { host, port: 0 },
     maxMessage: 1 << 20,
-    intake,
-    access,
-    logger,
+    exports: localExports({ intake, access, logger }),
   });
   const app = createOtlpApp({
     intake,

@@ -14,12 +14,8 @@
  */
 
 import type { HostPort } from "../config/reader.ts";
-import { Logger } from "../log/logger.ts";
-import { StderrSink } from "../log/stderr_sink.ts";
 import { errorMessage } from "../errors.ts";
-import type { Decoded, Signal } from "./signals.ts";
-import { type CallOrigin, GrpcFailure, type GrpcIntake, serveGrpc } from "./grpc_server.ts";
-import type { TakeResult } from "./intake.ts";
+import { type GrpcExports, serveGrpc } from "./grpc_server.ts";
 import { GrpcStatus } from "./rpc_status.ts";
 
 import { CHILD_ENV, GRPC_CHILD_COMMAND } from "./child_command.ts";
@@ -35,64 +31,41 @@ export interface ChildSettings {
   graceMs: number;
 }
 
-/** Bridge answers as gRPC statuses. */
-const STATUS_OF: Record<number, number> = {
-  400: GrpcStatus.INVALID_ARGUMENT,
-  401: GrpcStatus.UNAUTHENTICATED,
-  503: GrpcStatus.UNAVAILABLE,
-};
-
-/** The intake as seen from this process: each call goes to the agent, which decides and answers. */
-class BridgeIntake implements GrpcIntake {
-  constructor(readonly settings: ChildSettings) {}
-
-  now(): number {
-    return Date.now();
-  }
-
-  refuse(signal: Signal, _transport: string, result: string): void {
-    fetch(`${this.settings.bridge}/refuse/${signal}/${result}`, {
-      method: "POST",
-      headers: { "x-bridge-secret": this.settings.secret },
-    }).then((r) => r.body?.cancel(), () => {});
-  }
-
-  async take(
-    decoded: Decoded,
-    _transport: "grpc",
-    request: Uint8Array,
-    origin: CallOrigin,
-  ): Promise<TakeResult> {
-    const headers: Record<string, string> = {
-      "x-bridge-secret": this.settings.secret,
-      "content-type": "application/x-protobuf",
-    };
-    if (origin.address !== undefined) headers["x-otlp-address"] = origin.address;
-    if (origin.authorization !== undefined) headers["x-otlp-authorization"] = origin.authorization;
-    let res: Response;
-    try {
-      res = await fetch(`${this.settings.bridge}/take/${decoded.signal}`, {
-        method: "POST",
-        headers,
-        body: request as Uint8Array<ArrayBuffer>,
-      });
-    } catch (err) {
-      throw new GrpcFailure(
-        GrpcStatus.UNAVAILABLE,
-        `the agent is not reachable: ${errorMessage(err)}`,
-      );
-    }
-    const body = await res.json().catch(() => ({}));
-    if (res.ok) return body as TakeResult;
-    throw new GrpcFailure(
-      STATUS_OF[res.status] ?? GrpcStatus.INTERNAL,
-      String(body.message ?? `the agent answered ${res.status}`),
-    );
-  }
+/**
+ * The exports as seen from this process: each message goes, undecoded, to
+ * the agent, which decides access, decodes, takes it and sends back the gRPC
+ * status (`x-grpc-code`) with the answer or why.
+ */
+function bridgeExports(settings: ChildSettings): GrpcExports {
+  const headers = { "x-bridge-secret": settings.secret };
+  return {
+    async handle(signal, message, origin) {
+      const h: Record<string, string> = { ...headers, "content-type": "application/x-protobuf" };
+      if (origin.address !== undefined) h["x-otlp-address"] = origin.address;
+      if (origin.authorization !== undefined) h["x-otlp-authorization"] = origin.authorization;
+      let res: Response;
+      try {
+        res = await fetch(`${settings.bridge}/export/${signal}`, {
+          method: "POST",
+          headers: h,
+          body: message as Uint8Array<ArrayBuffer>,
+        });
+      } catch (err) {
+        return {
+          code: GrpcStatus.UNAVAILABLE,
+          message: `the agent is not reachable: ${errorMessage(err)}`,
+        };
+      }
+      const code = Number(res.headers.get("x-grpc-code") ?? GrpcStatus.INTERNAL);
+      if (code === 0) return { code: 0, answer: new Uint8Array(await res.arrayBuffer()) };
+      return { code, message: await res.text() };
+    },
+    refuse(signal, result) {
+      fetch(`${settings.bridge}/refuse/${signal}/${result}`, { method: "POST", headers })
+        .then((r) => r.body?.cancel(), () => {});
+    },
+  };
 }
-
-/** Every call is let through here: the agent decides access from the call's origin. */
-const LET_THROUGH = { check: () => ({ ok: true as const }) };
 
 /** Run the listener until SIGTERM or the agent goes; the exit code. */
 export async function runGrpcChild(): Promise<number> {
@@ -102,15 +75,12 @@ export async function runGrpcChild(): Promise<number> {
     return 2;
   }
   const settings: ChildSettings = JSON.parse(text);
-  const logger = new Logger({ sinks: [new StderrSink()], fields: { component: "otlp_grpc" } });
   let server;
   try {
     server = await serveGrpc({
       listen: settings.listen,
       maxMessage: settings.maxMessage,
-      intake: new BridgeIntake(settings),
-      access: LET_THROUGH,
-      logger,
+      exports: bridgeExports(settings),
     });
   } catch (err) {
     console.log(

@@ -14,14 +14,15 @@ import type { HostPort } from "../config/reader.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../errors.ts";
 import { safeEqual } from "../api/middleware/access.ts";
-import { OtlpError } from "./values.ts";
-import { CODECS, type Signal, SIGNALS } from "./signals.ts";
-import type { OtlpIntake, RequestResult } from "./intake.ts";
+import { type Signal, SIGNALS } from "./signals.ts";
+import type { OtlpIntake } from "./intake.ts";
 import type { OtlpAccess } from "./access.ts";
-import type { GrpcReceiver } from "./grpc_server.ts";
+import { type GrpcExports, type GrpcReceiver, localExports } from "./grpc_server.ts";
 import type { ChildSettings } from "./grpc_child.ts";
 import { CHILD_ENV, GRPC_CHILD_COMMAND } from "./child_command.ts";
-import { StoreFullError, StoreUnavailableError } from "../store/store.ts";
+
+/** How long a starting child may take to say where it listens. */
+const READY_MS = 15_000;
 
 /** Options for {@linkcode serveGrpcIsolated}. */
 export interface IsolatedGrpcOptions {
@@ -39,49 +40,31 @@ export interface IsolatedGrpcReceiver extends GrpcReceiver {
   restarts(): number;
 }
 
-const RESULTS = new Set<string>(["invalid", "too_large", "unauthenticated"]);
-const json = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+const REFUSALS = new Set<string>(["invalid", "too_large"]);
 
-/** The bridge's answer to one request of the child. */
-async function bridge(req: Request, o: IsolatedGrpcOptions, secret: string): Promise<Response> {
+/**
+ * The bridge's answer to one request of the child: an export, decided and
+ * taken here ({@linkcode localExports}), its gRPC status in `x-grpc-code`.
+ */
+async function bridge(req: Request, exports: GrpcExports, secret: string): Promise<Response> {
   if (!safeEqual(req.headers.get("x-bridge-secret") ?? "", secret)) {
-    return json(403, { message: "not the agent's gRPC process" });
+    return new Response("not the agent's gRPC process", { status: 403 });
   }
   const [, verb, signalText, result] = new URL(req.url).pathname.split("/");
   const signal = signalText as Signal;
-  if (!SIGNALS.includes(signal)) return json(404, { message: "no such signal" });
-  if (verb === "refuse" && RESULTS.has(result)) {
-    o.intake.refuse(signal, "grpc", result as RequestResult);
+  if (!SIGNALS.includes(signal)) return new Response("no such signal", { status: 404 });
+  if (verb === "refuse" && REFUSALS.has(result)) {
+    exports.refuse(signal, result as "invalid" | "too_large");
     return new Response(null, { status: 204 });
   }
-  if (verb !== "take") return json(404, { message: "no such route" });
-  const bytes = new Uint8Array(await req.arrayBuffer());
-  const decision = o.access.check(
-    req.headers.get("x-otlp-address") ?? undefined,
-    req.headers.get("x-otlp-authorization") ?? undefined,
-  );
-  if (!decision.ok) {
-    o.intake.refuse(signal, "grpc", "unauthenticated");
-    return json(401, { message: decision.message });
-  }
-  let decoded;
-  try {
-    decoded = CODECS[signal].decodeProtobuf(bytes, o.intake.now());
-  } catch (err) {
-    if (!(err instanceof OtlpError)) throw err;
-    o.intake.refuse(signal, "grpc", "invalid");
-    return json(400, { message: err.message });
-  }
-  try {
-    return json(200, await o.intake.take(decoded, "grpc", bytes));
-  } catch (err) {
-    if (err instanceof StoreUnavailableError || err instanceof StoreFullError) {
-      return json(503, { message: err.message });
-    }
-    o.logger.error("otlp export failed", { signal, err: errorMessage(err) });
-    return json(500, { message: "internal error" });
-  }
+  if (verb !== "export") return new Response("no such route", { status: 404 });
+  const out = await exports.handle(signal, new Uint8Array(await req.arrayBuffer()), {
+    address: req.headers.get("x-otlp-address") ?? undefined,
+    authorization: req.headers.get("x-otlp-authorization") ?? undefined,
+  });
+  return "answer" in out
+    ? new Response(out.answer as Uint8Array<ArrayBuffer>, { headers: { "x-grpc-code": "0" } })
+    : new Response(out.message, { headers: { "x-grpc-code": String(out.code) } });
 }
 
 /** How to start the child: the binary itself, or `deno run` of this checkout's `main.ts`. */
@@ -117,15 +100,18 @@ class Child {
     this.#stdin = this.process.stdin.getWriter();
   }
 
-  /** The first line it prints: where it listens, or why it cannot. */
+  /** The first line it prints (within {@linkcode READY_MS}): where it listens, or why it cannot. */
   async ready(): Promise<{ port?: number; error?: string; code?: string }> {
     const reader = this.process.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), READY_MS));
     while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
+      const read = await Promise.race([reader.read(), late]);
+      if (!read || read.done) break;
+      text += read.value;
     }
+    clearTimeout(timer);
     // Anything it prints later is read and dropped.
     (async () => {
       while (!(await reader.read()).done) { /* drained */ }
@@ -133,7 +119,7 @@ class Child {
     try {
       return JSON.parse(text.split("\n")[0]);
     } catch {
-      return { error: "the gRPC process ended before it listened" };
+      return { error: `the gRPC process did not listen within ${READY_MS / 1000} s` };
     }
   }
 
@@ -152,6 +138,8 @@ class Child {
   }
 }
 
+type Started = { child: Child } | { error: string; code?: string };
+
 /**
  * Serve OTLP/gRPC on `o.listen` from a child process.
  *
@@ -160,52 +148,69 @@ class Child {
  */
 export async function serveGrpcIsolated(o: IsolatedGrpcOptions): Promise<IsolatedGrpcReceiver> {
   const secret = crypto.randomUUID();
+  const exports = localExports(o);
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
-    (req) => bridge(req, o, secret),
+    (req) => bridge(req, exports, secret),
   );
-  const settings = (port: number): ChildSettings => ({
-    listen: { host: o.listen.host, port },
-    maxMessage: o.maxMessage,
-    bridge: `http://127.0.0.1:${server.addr.port}`,
-    secret,
-    graceMs: o.graceMs,
-  });
-  let child = new Child(settings(o.listen.port));
-  const first = await child.ready();
-  if (first.port === undefined) {
-    await child.stop(0);
+  /** A child listening on `port`, or why none does (a failed one is stopped). */
+  const start = async (port: number): Promise<Started & { port?: number }> => {
+    let child: Child | undefined;
+    try {
+      child = new Child({
+        listen: { host: o.listen.host, port },
+        maxMessage: o.maxMessage,
+        bridge: `http://127.0.0.1:${server.addr.port}`,
+        secret,
+        graceMs: o.graceMs,
+      });
+      const ready = await child.ready();
+      if (ready.port !== undefined) return { child, port: ready.port };
+      await child.stop(0);
+      return { error: ready.error ?? "the gRPC process did not start", code: ready.code };
+    } catch (err) {
+      await child?.stop(0);
+      return { error: errorMessage(err) };
+    }
+  };
+  const first = await start(o.listen.port);
+  if (!("child" in first)) {
     await server.shutdown();
-    throw Object.assign(new Error(first.error ?? "the gRPC process did not start"), {
-      code: first.code,
-    });
+    throw Object.assign(new Error(first.error), { code: first.code });
   }
-  const port = first.port;
+  let child = first.child;
+  const port = first.port!;
   let running = true;
   let restarts = 0;
-  // Watch the child; start it again when it ends without being asked.
+  let wake = () => {};
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => (clearTimeout(timer), resolve());
+    });
+  // Watch the listening child; when it ends without being asked, start one again on its port
+  // (after 1 s, doubling to 30 s while none will start).
   const watching = (async () => {
-    let wait = 1_000;
     while (running) {
       const status = await child.process.status;
-      if (!running) break;
+      if (!running) return;
       restarts++;
       o.logger.warn("the OTLP/gRPC process ended; starting it again", {
         code: status.code,
         signal: status.signal,
         restarts,
       });
-      await new Promise((r) => setTimeout(r, wait));
-      if (!running) break;
-      child = new Child(settings(port));
-      const again = await child.ready();
-      if (again.port === undefined) {
+      for (let wait = 1_000;; wait = Math.min(30_000, wait * 2)) {
+        await sleep(wait);
+        if (!running) return;
+        const again = await start(port);
+        if ("child" in again) {
+          child = again.child;
+          if (!running) return; // shutdown stops it
+          o.logger.info("the OTLP/gRPC process listens again", { port });
+          break;
+        }
         o.logger.warn("the OTLP/gRPC process did not start", { err: again.error });
-        await child.stop(0);
-        wait = Math.min(30_000, wait * 2);
-      } else {
-        o.logger.info("the OTLP/gRPC process listens again", { port });
-        wait = 1_000;
       }
     }
   })();
@@ -214,8 +219,10 @@ export async function serveGrpcIsolated(o: IsolatedGrpcOptions): Promise<Isolate
     restarts: () => restarts,
     async shutdown(graceMs: number) {
       running = false;
+      wake();
       await child.stop(graceMs);
       await watching;
+      await child.stop(0); // one the watcher was starting meanwhile (ended ones return at once)
       await server.shutdown();
     },
   };

@@ -1,8 +1,9 @@
 /**
  * OTLP/gRPC: the three collector services (`TraceService`,
  * `MetricsService`, `LogsService`, method `Export`, unary) on
- * `@grpc/grpc-js`'s insecure HTTP/2 server, as a thin handler over the
- * {@linkcode OtlpIntake}. gzip-compressed messages are inflated by grpc-js,
+ * `@grpc/grpc-js`'s insecure HTTP/2 server, as a thin handler over
+ * {@linkcode GrpcExports} (the agent's {@linkcode localExports}, or the
+ * bridge to them from the listener's own process). gzip-compressed messages are inflated by grpc-js,
  * which holds the inflated size to `max_message` too. Answers:
  *
  * | status               | when                                                      |
@@ -23,7 +24,7 @@ import type { HostPort } from "../config/reader.ts";
 import { formatHostPort } from "../config/reader.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../errors.ts";
-import type { OtlpIntake, TakeResult } from "./intake.ts";
+import type { OtlpIntake } from "./intake.ts";
 import type { AccessDecision } from "./access.ts";
 import { CODECS, type Decoded, type Signal, SIGNALS } from "./signals.ts";
 import { OtlpError } from "./values.ts";
@@ -36,28 +37,60 @@ export interface CallOrigin {
   authorization?: string;
 }
 
+/** What one Export call gets: the answer (OK), or a status and why. */
+export type ExportOutcome = { code: 0; answer: Uint8Array } | { code: number; message: string };
+
 /**
- * Where the server hands what it takes: the {@linkcode OtlpIntake} in the
- * agent's process, or, in the gRPC listener's own process, a bridge to it
- * (which then decides access from the call's origin).
+ * What the server does with the calls it takes: decide and take each
+ * message ({@linkcode localExports} in the agent; in the listener's own
+ * process, the bridge to the agent's), and count the calls refused before.
  */
-export interface GrpcIntake {
-  now(): number;
-  refuse: OtlpIntake["refuse"];
-  take(
-    decoded: Decoded,
-    transport: "grpc",
-    request: Uint8Array,
-    origin: CallOrigin,
-  ): Promise<TakeResult>;
+export interface GrpcExports {
+  handle(signal: Signal, message: Uint8Array, origin: CallOrigin): Promise<ExportOutcome>;
+  refuse(signal: Signal, result: "too_large" | "invalid"): void;
 }
 
-/** A refusal with its gRPC status, from a {@linkcode GrpcIntake} that decides elsewhere. */
-export class GrpcFailure extends Error {
-  override name = "GrpcFailure";
-  constructor(readonly code: number, message: string) {
-    super(message);
-  }
+/** Decides who may export. */
+export interface AccessCheck {
+  check(address: string | undefined, authorization: string | undefined): AccessDecision;
+}
+
+/**
+ * Exports taken in this process: the access rule first, then decoding, then
+ * the intake (counted as transport `grpc`).
+ */
+export function localExports(
+  o: { intake: OtlpIntake; access: AccessCheck; logger: Logger },
+): GrpcExports {
+  return {
+    async handle(signal, message, origin) {
+      const decision = o.access.check(origin.address, origin.authorization);
+      if (!decision.ok) {
+        o.intake.refuse(signal, "grpc", "unauthenticated");
+        return { code: GrpcStatus.UNAUTHENTICATED, message: decision.message };
+      }
+      const codec = CODECS[signal];
+      let decoded: Decoded;
+      try {
+        decoded = codec.decodeProtobuf(message, o.intake.now());
+      } catch (err) {
+        if (!(err instanceof OtlpError)) throw err;
+        o.intake.refuse(signal, "grpc", "invalid");
+        return { code: GrpcStatus.INVALID_ARGUMENT, message: err.message };
+      }
+      try {
+        const { rejected, error } = await o.intake.take(decoded, "grpc", message);
+        return { code: 0, answer: codec.protobufAnswer(rejected, error) };
+      } catch (err) {
+        if (err instanceof StoreUnavailableError || err instanceof StoreFullError) {
+          return { code: GrpcStatus.UNAVAILABLE, message: err.message };
+        }
+        o.logger.error("otlp export failed", { signal, err: errorMessage(err) });
+        return { code: GrpcStatus.INTERNAL, message: "internal error" };
+      }
+    },
+    refuse: (signal, result) => o.intake.refuse(signal, "grpc", result),
+  };
 }
 
 /** Options for {@linkcode serveGrpc}. */
@@ -65,9 +98,7 @@ export interface GrpcReceiverOptions {
   listen: HostPort;
   /** Largest message, as sent and inflated, in bytes. */
   maxMessage: number;
-  intake: GrpcIntake;
-  access: { check(address: string | undefined, authorization: string | undefined): AccessDecision };
-  logger: Logger;
+  exports: GrpcExports;
 }
 
 /** A running OTLP/gRPC server. */
@@ -112,8 +143,7 @@ function definition(signal: Signal): grpc.ServiceDefinition {
 type Callback = (err: grpc.ServerErrorResponse | null, value?: Uint8Array) => void;
 
 function handler(signal: Signal, options: GrpcReceiverOptions) {
-  const { intake, access, logger } = options;
-  const codec = CODECS[signal];
+  const { exports } = options;
   const fail = (callback: Callback, code: number, details: string) =>
     callback({ name: "OtlpError", message: details, code, details } as grpc.ServerErrorResponse);
   return (call: grpc.ServerUnaryCall<Uint8Array, Uint8Array>, callback: Callback) => {
@@ -129,29 +159,9 @@ function handler(signal: Signal, options: GrpcReceiverOptions) {
       address: peerAddress(call.getPeer()),
       authorization: call.metadata.get("authorization")[0]?.toString(),
     };
-    const decision = access.check(origin.address, origin.authorization);
-    if (!decision.ok) {
-      intake.refuse(signal, "grpc", "unauthenticated");
-      return fail(callback, GrpcStatus.UNAUTHENTICATED, decision.message);
-    }
-    let decoded: Decoded;
-    try {
-      decoded = codec.decodeProtobuf(call.request, intake.now());
-    } catch (err) {
-      if (!(err instanceof OtlpError)) throw err;
-      intake.refuse(signal, "grpc", "invalid");
-      return fail(callback, GrpcStatus.INVALID_ARGUMENT, err.message);
-    }
-    intake.take(decoded, "grpc", call.request, origin).then(
-      ({ rejected, error }) => callback(null, codec.protobufAnswer(rejected, error)),
-      (err) => {
-        if (err instanceof GrpcFailure) return fail(callback, err.code, err.message);
-        if (err instanceof StoreUnavailableError || err instanceof StoreFullError) {
-          return fail(callback, GrpcStatus.UNAVAILABLE, err.message);
-        }
-        logger.error("otlp export failed", { signal, err: errorMessage(err) });
-        fail(callback, GrpcStatus.INTERNAL, "internal error");
-      },
+    exports.handle(signal, call.request, origin).then(
+      (out) => "answer" in out ? callback(null, out.answer) : fail(callback, out.code, out.message),
+      (err) => fail(callback, GrpcStatus.INTERNAL, errorMessage(err)),
     );
   };
 }
@@ -163,14 +173,14 @@ function handler(signal: Signal, options: GrpcReceiverOptions) {
  * interceptor's responder, so this interceptor (the only one, hence given
  * that object) watches that object's `sendStatus` instead.
  */
-function counting(intake: GrpcIntake): grpc.ServerInterceptor {
+function counting(exports: GrpcExports): grpc.ServerInterceptor {
   // The type asks for a wrapper; the server needs only the call's interface.
   return (method, call) =>
-    watch(intake, BY_PATH.get(method.path), call) as grpc.ServerInterceptingCall;
+    watch(exports, BY_PATH.get(method.path), call) as grpc.ServerInterceptingCall;
 }
 
 function watch(
-  intake: GrpcIntake,
+  exports: GrpcExports,
   signal: Signal | undefined,
   call: grpc.ServerInterceptingCallInterface,
 ): grpc.ServerInterceptingCallInterface {
@@ -178,9 +188,9 @@ function watch(
   const send = call.sendStatus.bind(call);
   call.sendStatus = (status) => {
     if (status.code === GrpcStatus.RESOURCE_EXHAUSTED) {
-      intake.refuse(signal, "grpc", "too_large");
+      exports.refuse(signal, "too_large");
     } else if (status.code === GrpcStatus.INTERNAL && /decompress/i.test(status.details ?? "")) {
-      intake.refuse(signal, "grpc", "invalid");
+      exports.refuse(signal, "invalid");
     }
     send(status);
   };
@@ -201,7 +211,7 @@ export async function serveGrpc(options: GrpcReceiverOptions): Promise<GrpcRecei
     // (denoland/deno#36788): this keeps ordinary oversized exports off that path.
     "grpc.max_receive_message_length": options.maxMessage * HARD_LIMIT_FACTOR,
     "grpc.max_concurrent_streams": MAX_STREAMS,
-    interceptors: [counting(options.intake)],
+    interceptors: [counting(options.exports)],
   });
   for (const signal of SIGNALS) {
     server.addService(definition(signal), { Export: handler(signal, options) });
