@@ -6,8 +6,11 @@
  * @module
  */
 
+import { dirname } from "node:path";
+
 /**
- * Write `text` to `path` whole: into `path.tmp`, fsynced, then renamed.
+ * Write `text` to `path` whole: into `path.tmp`, fsynced, renamed, and the
+ * directory fsynced. A write that fails leaves no `.tmp` behind.
  *
  * @example
  * ```ts
@@ -17,16 +20,18 @@
  */
 export async function writeDurably(path: string, text: string): Promise<void> {
   const tmp = `${path}.tmp`;
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
   try {
+    using file = await Deno.open(tmp, { write: true, create: true, truncate: true });
     const bytes = new TextEncoder().encode(text);
     let off = 0;
     while (off < bytes.length) off += await file.write(bytes.subarray(off));
     await file.syncData();
-  } finally {
-    file.close();
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
   }
   await Deno.rename(tmp, path);
+  await syncDir(dirname(path));
 }
 
 /** fsync a directory, so a rename in it survives a crash (where the platform allows). */

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { syncDir } from "../durable.ts";
+import { syncDir, writeDurably } from "../durable.ts";
 import { basename, dirname, join } from "node:path";
 import type { Component } from "../component.ts";
 import type { Config } from "../config/schema.ts";
@@ -571,12 +571,10 @@ export class Housekeeper implements Component {
 
   async #saveState(): Promise<void> {
     const file = join(this.#dir, "state.json");
-    const tmp = `${file}.tmp`;
     try {
       await Deno.mkdir(this.#dir, { recursive: true });
       const text = JSON.stringify({ version: 1, seen: Object.fromEntries(this.#seen) }, null, 2);
-      await Deno.writeTextFile(tmp, text + "\n");
-      await Deno.rename(tmp, file);
+      await writeDurably(file, text + "\n");
     } catch (err) {
       this.#logger.warn("housekeeping state not saved: a restart repeats the dry run", {
         file,
