@@ -373,6 +373,8 @@ export class Housekeeper implements Component {
   readonly #now: () => number;
   readonly #lock = new SerialLock();
   readonly #timers = new Map<string, LongTimeout>();
+  /** When each entry's wait for its next pass began. */
+  readonly #armedAt = new Map<string, number>();
   readonly #inflight = new Set<Promise<void>>();
   readonly #stats = new Map<string, HousekeepingEntryStats>();
   #seen = new Map<string, number>();
@@ -412,10 +414,17 @@ export class Housekeeper implements Component {
     this.#timers.clear();
     const keys = new Set(this.#entries.map(keyOf));
     for (const k of this.#stats.keys()) if (!keys.has(k)) this.#stats.delete(k);
+    for (const k of this.#armedAt.keys()) if (!keys.has(k)) this.#armedAt.delete(k);
     if (!this.#running) return;
+    // An entry kept keeps its schedule (a SIGHUP a day must not postpone a daily pass forever);
+    // one whose pass is under way is armed when that pass ends.
+    const now = this.#now();
     for (const e of this.#entries) {
-      if (old.has(keyOf(e))) this.#arm(e);
-      else this.#kick(e);
+      const armedAt = this.#armedAt.get(keyOf(e));
+      if (!old.has(keyOf(e))) this.#kick(e);
+      else if (armedAt !== undefined) {
+        this.#arm(e, Math.max(0, armedAt + e.interval - now), armedAt);
+      }
     }
   }
 
@@ -446,19 +455,25 @@ export class Housekeeper implements Component {
   }
 
   #kick(entry: HousekeepingConfig): void {
+    const key = keyOf(entry);
+    this.#armedAt.delete(key); // a pass under way: the next wait begins when it ends
     const p = this.#pass(entry).catch((err) =>
       this.#logger.error("housekeeping pass failed", { path: entry.path, error: err })
     ).finally(() => {
       this.#inflight.delete(p);
-      if (this.#running && this.#entries.includes(entry)) this.#arm(entry);
+      // The entry as configured now (a reload may have replaced it), if still there.
+      const current = this.#entries.find((e) => keyOf(e) === key);
+      if (this.#running && current) this.#arm(current);
     });
     this.#inflight.add(p);
   }
 
-  #arm(entry: HousekeepingConfig): void {
+  /** Run `entry` again after `delay` (its interval by default), counted from `armedAt`. */
+  #arm(entry: HousekeepingConfig, delay = entry.interval, armedAt = this.#now()): void {
     const key = keyOf(entry);
     this.#timers.get(key)?.clear();
-    this.#timers.set(key, setLongTimeout(() => this.#kick(entry), entry.interval));
+    this.#armedAt.set(key, armedAt);
+    this.#timers.set(key, setLongTimeout(() => this.#kick(entry), delay));
   }
 
   async #pass(entry: HousekeepingConfig): Promise<void> {
