@@ -32,6 +32,8 @@ export interface AccessSummary {
   /** Per `step` ms, oldest first. */
   series: { at: string; requests: number; bytes: number; errors_5xx: number }[];
   step_ms: number;
+  /** The minutes where 5xx answers spiked (see `errorBursts`). */
+  bursts: ErrorBurst[];
 }
 
 /** Rows of the window, summed per log, route, method, status (and minute for the series). */
@@ -64,6 +66,8 @@ export async function accessSummary(
   const routes = new Map<string, AccessSummary["routes"][number] & { ts: number; tc: number }>();
   const logs = new Map<string, { requests: number; bytes: number }>();
   const series = new Map<number, { requests: number; bytes: number; errors_5xx: number }>();
+  /** minute -> [requests, 5xx], for the bursts. */
+  const minutes = new Map<number, [number, number]>();
   let requests = 0, bytes = 0;
   for (const r of rows) {
     const n = Number(r.requests), b = Number(r.bytes), status = Number(r.status);
@@ -104,6 +108,10 @@ export async function accessSummary(
     s.requests += n;
     s.bytes += b;
     if (status >= 500) s.errors_5xx += n;
+    const m = minutes.get(Number(r.minute)) ??
+      minutes.set(Number(r.minute), [0, 0]).get(Number(r.minute))!;
+    m[0] += n;
+    if (status >= 500) m[1] += n;
   }
   const byCount = <T extends { requests: number }>(a: T, b: T) => b.requests - a.requests;
   return {
@@ -126,6 +134,7 @@ export async function accessSummary(
       ...v,
     })),
     step_ms: step,
+    bursts: errorBursts([...minutes].map(([minute, [n, e5]]) => [minute, n, e5])),
   };
 }
 
@@ -150,24 +159,4 @@ export async function routeErrors(
     requests: Number(r.requests),
     errors: Number(r.errors),
   }));
-}
-
-/** The minutes of the window where 5xx answers spiked (see `errorBursts`), over every route. */
-export async function accessBursts(
-  db: Kysely<Database>,
-  window: { since: number; until: number; log?: string },
-): Promise<ErrorBurst[]> {
-  let q = db.selectFrom("access_minutes")
-    .select((eb) => [
-      "minute",
-      eb.fn.sum<number>("requests").as("requests"),
-      eb.fn.sum<number>(eb.case().when("status", ">=", 500).then(eb.ref("requests")).else(0).end())
-        .as("errors"),
-    ])
-    .where("minute", ">=", Math.floor(window.since / 60_000) * 60_000)
-    .where("minute", "<", window.until)
-    .groupBy("minute");
-  if (window.log) q = q.where("source", "=", `access:${window.log}`);
-  const rows = await q.execute();
-  return errorBursts(rows.map((r) => [Number(r.minute), Number(r.requests), Number(r.errors)]));
 }

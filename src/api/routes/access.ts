@@ -49,12 +49,11 @@ export function accessRoutes(deps: AccessRoutesDeps): Hono<ApiEnv> {
       return { since, until, log: q.log };
     });
     if (!parsed.ok) throw new HTTPException(400, { message: parsed.error });
-    const { accessBursts, accessSummary } = await import("../../access/query.ts");
+    const { accessSummary } = await import("../../access/query.ts");
     const { since, until, log } = parsed.value;
-    const [summary, hours, bursts] = await Promise.all([
+    const [summary, hours] = await Promise.all([
       accessSummary(deps.store.backend.db, parsed.value),
       access.summary(since, until, log),
-      accessBursts(deps.store.backend.db, parsed.value),
     ]);
     return c.json({
       ...summary,
@@ -66,7 +65,6 @@ export function accessRoutes(deps: AccessRoutesDeps): Hono<ApiEnv> {
       unique_visitors: hours.uniqueVisitors(),
       top: hours.tops(TOP_N),
       suspicious: hours.flagged(),
-      bursts,
       access_logs: access.stats(),
     });
   });
