@@ -48,8 +48,10 @@ mkdir -p dist
 for target in "${targets[@]}"; do
   out="dist/astron-watch-$target"
   log=$(mktemp)
+  # Workers are not found by the module graph: name them.
   # shellcheck disable=SC2086 # $perms is a list of flags
-  if ! deno compile --quiet $perms --target "$target" --output "$out" main.ts >"$log" 2>&1; then
+  if ! deno compile --quiet $perms --include src/access/report_worker.ts --target "$target" \
+    --output "$out" main.ts >"$log" 2>&1; then
     if grep -qiE 'download|fetch|dns|connect|network|denort' "$log"; then
       say "cannot fetch the Deno runtime (denort) for $target: this machine has no route to Deno's download site; set DENORT_BIN to a local denort, or build where it is reachable"
     else

@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { Distinct, EXACT_VISITORS, HourSummary } from "../src/access/hour_summary.ts";
-import { errorBursts, hash53 } from "../src/access/aggregate.ts";
+import { errorBursts } from "../src/access/aggregate.ts";
+import { hash53 } from "../src/access/hash53.ts";
 import { emptyLine } from "../src/access/log_format.ts";
 import { agentFamily } from "../src/access/classify.ts";
 

@@ -66,8 +66,12 @@ async function astron(args: string[], stdin?: string) {
 }
 
 /** `report FILES --format json`, parsed. */
-async function ourReport(files: string[], stdin?: string): Promise<AccessReport> {
-  const r = await astron(["access-log", "report", ...files, "--format", "json"], stdin);
+async function ourReport(
+  files: string[],
+  stdin?: string,
+  extra: string[] = [],
+): Promise<AccessReport> {
+  const r = await astron(["access-log", "report", ...files, "--format", "json", ...extra], stdin);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -201,6 +205,39 @@ Deno.test({
       assert.equal(fromStdin.visitors, theirsB.general.unique_visitors);
     });
   },
+});
+
+Deno.test("access-log report --jobs 3: workers' parts absorbed in order give the one-pass report", async () => {
+  await using logs = await makeLogs();
+  const files = ["a.log", "b.log.gz", "b.log"].map((f) => join(logs.dir, f));
+  const one = await ourReport(files, undefined, ["--jobs", "1"]);
+  const three = await ourReport(files, undefined, ["--jobs", "3"]);
+  assert.equal(three.requests, 60_000);
+  assert.equal(three.lines.total, 60_000 + GARBAGE.length, "no line lost or cut at a part's edge");
+  // Past 8,000 keys a list is pruned, in each part on its own: the counts
+  // of clients and paths are bounded, not exact. Each must lie within its bound.
+  const exact = { clients: new Map<string, number>(), paths: new Map<string, number>() };
+  for (const l of [...logs.a, ...logs.b, ...logs.b]) {
+    const m = /^(\S+) - \S+ \[[^\]]+\] "\S+ ([^ ?]+)/.exec(l);
+    if (!m || GARBAGE.includes(l)) continue;
+    exact.clients.set(m[1], (exact.clients.get(m[1]) ?? 0) + 1);
+    exact.paths.set(m[2], (exact.paths.get(m[2]) ?? 0) + 1);
+  }
+  for (const list of ["clients", "paths"] as const) {
+    assert.ok(exact[list].size > 8_000, `the fixture has enough ${list} to prune`);
+    for (const report of [one, three]) {
+      assert.ok(report.top[list][0].error > 0);
+      for (const e of report.top[list]) {
+        const n = exact[list].get(e.value) ?? 0;
+        assert.ok(n <= e.requests && e.requests <= n + e.error, `${n} vs ${JSON.stringify(e)}`);
+      }
+    }
+  }
+  const { generated_at: _a, top: { clients: _c, paths: _p, ...sequentialTop }, ...sequential } =
+    one;
+  const { generated_at: _b, top: { clients: _d, paths: _q, ...parallelTop }, ...parallel } = three;
+  assert.deepEqual(parallel, sequential);
+  assert.deepEqual(parallelTop, sequentialTop);
 });
 
 Deno.test("access-log report --format text and html through the command", async (t) => {

@@ -1,8 +1,8 @@
 /**
  * The access-log analysis: parsed requests in, the v1 report out. One pass,
  * bounded memory: fixed arrays for statuses, maps keyed by hour and minute,
- * top lists that keep at most `2 * capacity` keys, and visitors as a set of
- * 53-bit hashes of (day, client, user agent).
+ * top lists that keep at most `TOP_SLACK * capacity` keys, and visitors as a set of
+ * 53-bit hashes of (day, client, user agent) (16 bytes or less each).
  *
  * @module
  */
@@ -11,6 +11,7 @@ import type { AccessLine } from "./log_format.ts";
 import type { RouteFamily } from "../config/access_logs.ts";
 import { agentFamily, methodOf, RouteClassifier, suspicion } from "./classify.ts";
 import { own, TopCounter } from "./top.ts";
+import { hash53, Hash53Set } from "./hash53.ts";
 import {
   type AccessReport,
   type ErrorBurst,
@@ -30,6 +31,8 @@ export interface AggregateOptions {
   topCapacity?: number;
 }
 
+/** A report's top lists hold this many times their capacity before pruning (see {@linkcode TopCounter}). */
+const TOP_SLACK = 8;
 /** Most unparsed lines, and examples per suspicious reason, kept. */
 const SAMPLES = 5;
 /** A minute is a 5xx burst when it has at least this many 5xx answers and this share of its requests. */
@@ -63,6 +66,10 @@ class TimeHistogram {
   summary() {
     return { p50: this.quantile(0.5), p90: this.quantile(0.9), p99: this.quantile(0.99) };
   }
+  absorb(other: { counts: Float64Array; n: number }): void {
+    for (let i = 0; i <= RT_BUCKETS; i++) this.counts[i] += other.counts[i];
+    this.n += other.n;
+  }
 }
 
 interface RouteAcc {
@@ -71,23 +78,6 @@ interface RouteAcc {
   e4: number;
   e5: number;
   time?: TimeHistogram;
-}
-
-/**
- * A 53-bit hash of a string (two 32-bit multiply-xorshift lanes): visitors
- * are counted as distinct hashes, so two visitors share a count only on a
- * collision (about n^2 / 2^54: 1 in 36,000 for 1M visitors a day).
- */
-export function hash53(s: string): number {
-  let h1 = 0xdeadbeef, h2 = 0x41c6ce57;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
 /** The client address of a request, as configured. */
@@ -101,6 +91,39 @@ export function clientOf(line: AccessLine, mode: AggregateOptions["client"]): st
   return line.remoteAddr;
 }
 
+type Top = keyof AccessReport["top"];
+const TOPS: readonly Top[] = ["paths", "not_found", "clients", "user_agents", "referers"];
+
+/** A top list as plain data: its keys with their counts, and its error bound. */
+interface TopState {
+  keys: [string, { n: number; bytes: number }][];
+  error: number;
+}
+
+/**
+ * Everything an {@linkcode AccessAggregate} has counted, as plain data
+ * (structured-cloneable, its typed arrays transferable): what a report
+ * worker posts back, to be {@linkcode AccessAggregate.absorb}ed.
+ */
+export interface AggregateState {
+  lines: AccessAggregate["lines"];
+  requests: number;
+  bytes: number;
+  first: number;
+  last: number;
+  statusN: Float64Array;
+  statusBytes: Float64Array;
+  methods: [string, number][];
+  routes: [string, Omit<RouteAcc, "time"> & { time?: { counts: Float64Array; n: number } }][];
+  hours: [number, { requests: number; bytes: number; e5: number }][];
+  minutes: [number, { n: number; e5: number }][];
+  visitors: Float64Array;
+  time: { counts: Float64Array; n: number };
+  top: Record<Top, TopState>;
+  clients404: TopState;
+  suspicious: (SuspiciousGroup & { seen: string[] })[];
+}
+
 /** Counts requests into a report. */
 export class AccessAggregate {
   readonly #o: AggregateOptions;
@@ -111,10 +134,10 @@ export class AccessAggregate {
   readonly #routeAcc = new Map<string, RouteAcc>();
   readonly #hours = new Map<number, { requests: number; bytes: number; e5: number }>();
   readonly #minutes = new Map<number, { n: number; e5: number }>();
-  readonly #visitors = new Set<number>();
+  readonly #visitors = new Hash53Set();
   readonly #time = new TimeHistogram();
-  readonly #top: Record<keyof AccessReport["top"], TopCounter>;
-  readonly #clients404 = new TopCounter(1000);
+  readonly #top: Record<Top, TopCounter>;
+  readonly #clients404 = new TopCounter(1000, TOP_SLACK);
   readonly #suspicious = new Map<string, SuspiciousGroup & { seen: Set<string> }>();
   readonly lines = {
     total: 0,
@@ -135,11 +158,11 @@ export class AccessAggregate {
     this.#routes = new RouteClassifier(options.routes);
     const cap = options.topCapacity ?? 1000;
     this.#top = {
-      paths: new TopCounter(cap),
-      not_found: new TopCounter(cap),
-      clients: new TopCounter(cap),
-      user_agents: new TopCounter(cap),
-      referers: new TopCounter(cap),
+      paths: new TopCounter(cap, TOP_SLACK),
+      not_found: new TopCounter(cap, TOP_SLACK),
+      clients: new TopCounter(cap, TOP_SLACK),
+      user_agents: new TopCounter(cap, TOP_SLACK),
+      referers: new TopCounter(cap, TOP_SLACK),
     };
   }
 
@@ -199,7 +222,7 @@ export class AccessAggregate {
     const client = clientOf(l, this.#o.client);
     // GoAccess leaves requests answered 4xx out of its visitors (unless --4xx-to-unique-count).
     if (status < 400 || status >= 500) {
-      this.#visitors.add(hash53(`${l.day}|${client}|${l.userAgent}`));
+      this.#visitors.add(hash53(l.day, client, l.userAgent));
     }
     this.#top.paths.add(l.path, l.bytes);
     if (status === 404) {
@@ -304,6 +327,98 @@ export class AccessAggregate {
       suspicious,
       bursts: this.#bursts(),
     };
+  }
+
+  /** Everything counted so far, as plain data (see {@linkcode AggregateState}). */
+  state(): AggregateState {
+    const top = (c: TopCounter): TopState => ({ keys: [...c.entries()], error: c.error });
+    return {
+      lines: { ...this.lines },
+      requests: this.requests,
+      bytes: this.bytes,
+      first: this.#first,
+      last: this.#last,
+      statusN: this.#statusN,
+      statusBytes: this.#statusBytes,
+      methods: [...this.#methods],
+      routes: [...this.#routeAcc],
+      hours: [...this.#hours],
+      minutes: [...this.#minutes],
+      visitors: this.#visitors.members(),
+      time: this.#time,
+      top: Object.fromEntries(TOPS.map((k) => [k, top(this.#top[k])])) as Record<Top, TopState>,
+      clients404: top(this.#clients404),
+      suspicious: [...this.#suspicious.values()].map((g) => ({ ...g, seen: [...g.seen] })),
+    };
+  }
+
+  /**
+   * Add the counts of another aggregate over the same options: the logs
+   * that follow this one's (samples and examples keep the first ones in
+   * that order, so parts absorbed in file order report as one pass would).
+   */
+  absorb(o: AggregateState): void {
+    const l = this.lines;
+    l.total += o.lines.total;
+    l.parsed += o.lines.parsed;
+    l.unparsed += o.lines.unparsed;
+    l.cut += o.lines.cut;
+    l.binary += o.lines.binary;
+    l.outside_window += o.lines.outside_window;
+    for (const line of o.lines.unparsed_samples) {
+      if (l.unparsed_samples.length < SAMPLES) l.unparsed_samples.push(line);
+    }
+    this.requests += o.requests;
+    this.bytes += o.bytes;
+    this.#first = Math.min(this.#first, o.first);
+    this.#last = Math.max(this.#last, o.last);
+    for (let s = 0; s < this.#statusN.length; s++) {
+      this.#statusN[s] += o.statusN[s];
+      this.#statusBytes[s] += o.statusBytes[s];
+    }
+    for (const [m, n] of o.methods) this.#methods.set(m, (this.#methods.get(m) ?? 0) + n);
+    for (const [route, r] of o.routes) {
+      let mine = this.#routeAcc.get(route);
+      if (!mine) this.#routeAcc.set(route, mine = { requests: 0, bytes: 0, e4: 0, e5: 0 });
+      mine.requests += r.requests;
+      mine.bytes += r.bytes;
+      mine.e4 += r.e4;
+      mine.e5 += r.e5;
+      if (r.time) (mine.time ??= new TimeHistogram()).absorb(r.time);
+    }
+    for (const [hour, h] of o.hours) {
+      const mine = this.#hours.get(hour);
+      if (!mine) this.#hours.set(hour, { ...h });
+      else {
+        mine.requests += h.requests;
+        mine.bytes += h.bytes;
+        mine.e5 += h.e5;
+      }
+    }
+    for (const [minute, m] of o.minutes) {
+      const mine = this.#minutes.get(minute);
+      if (!mine) this.#minutes.set(minute, { ...m });
+      else {
+        mine.n += m.n;
+        mine.e5 += m.e5;
+      }
+    }
+    this.#visitors.addMembers(o.visitors);
+    this.#time.absorb(o.time);
+    for (const k of TOPS) this.#top[k].merge(o.top[k].keys, o.top[k].error);
+    this.#clients404.merge(o.clients404.keys, o.clients404.error);
+    for (const g of o.suspicious) {
+      let mine = this.#suspicious.get(g.reason);
+      if (!mine) {
+        this.#suspicious.set(
+          g.reason,
+          mine = { reason: g.reason, requests: 0, clients: 0, examples: [], seen: new Set() },
+        );
+      }
+      mine.requests += g.requests;
+      for (const c of g.seen) if (mine.seen.size < 10_000) mine.seen.add(c);
+      for (const e of g.examples) if (mine.examples.length < SAMPLES) mine.examples.push(e);
+    }
   }
 
   #storms(): SuspiciousGroup | undefined {

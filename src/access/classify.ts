@@ -9,6 +9,7 @@
 
 import type { RouteFamily } from "../config/access_logs.ts";
 import { own } from "./top.ts";
+import { hash53WithoutDigits } from "./hash53.ts";
 
 /** The route family of a path, first match wins; `other` when none does. Cached per path. */
 export class RouteClassifier {
@@ -67,31 +68,26 @@ const AGENTS: readonly [string, RegExp][] = [
   ["ie", /MSIE |Trident\//],
 ];
 
-const agentCache = new Map<string, string>();
-/** Families by the user agent without its digits: versions vary endlessly, families do not. */
-const shapeCache = new Map<string, string>();
+/** Families by the user agent's hash without its digits: versions vary endlessly, families do not. */
+const shapeFamilies = new Map<number, string>();
 
 /** The family of a user agent string (`chrome`, `curl`, `bot`, `scanner`, ... or `other`). */
 export function agentFamily(ua: string): string {
   if (ua === "" || ua === "-") return "none";
-  let f = agentCache.get(ua);
-  if (f !== undefined) return f;
   // No family's pattern reads a digit (l9explore is matched as "lexplore"): one family per shape.
+  const key = hash53WithoutDigits(ua);
+  let f = shapeFamilies.get(key);
+  if (f !== undefined) return f;
   const shape = ua.replace(/[0-9]+/g, "");
-  f = shapeCache.get(shape);
-  if (f === undefined) {
-    f = "other";
-    for (const [name, re] of AGENTS) {
-      if (re.test(shape)) {
-        f = name;
-        break;
-      }
+  f = "other";
+  for (const [name, re] of AGENTS) {
+    if (re.test(shape)) {
+      f = name;
+      break;
     }
-    if (shapeCache.size >= 10_000) shapeCache.clear();
-    shapeCache.set(own(shape), f);
   }
-  if (agentCache.size >= 10_000) agentCache.clear();
-  agentCache.set(own(ua), f);
+  if (shapeFamilies.size >= 10_000) shapeFamilies.clear();
+  shapeFamilies.set(key, f);
   return f;
 }
 

@@ -12,7 +12,8 @@
 import type { TopEntry } from "./report_schema.ts";
 import type { AccessLine } from "./log_format.ts";
 import { agentFamily, suspicion } from "./classify.ts";
-import { hash53, notFoundStorms } from "./aggregate.ts";
+import { notFoundStorms } from "./aggregate.ts";
+import { hash53 } from "./hash53.ts";
 import type { SuspiciousGroup } from "./report_schema.ts";
 import { own, TopCounter } from "./top.ts";
 
@@ -146,7 +147,7 @@ export class HourSummary {
   add(l: AccessLine, client: string): void {
     // GoAccess leaves requests answered 4xx out of its visitors.
     if (l.status < 400 || l.status >= 500) {
-      this.visitor(l.day, hash53(`${l.day}|${client}|${l.userAgent}`));
+      this.visitor(l.day, hash53(l.day, client, l.userAgent));
     }
     this.top.paths.add(l.path, l.bytes);
     if (l.status === 404) {

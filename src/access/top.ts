@@ -1,9 +1,10 @@
 /**
  * Bounded counting for top-N lists: exact while a list has fewer than
- * `2 * capacity` keys; past that, the keys with the smallest counts are
+ * `slack * capacity` keys; past that, the keys with the smallest counts are
  * dropped down to `capacity`, and the largest count dropped becomes the
- * list's error bound (a key's count may be under by at most that). Memory
- * stays within `2 * capacity` keys whatever the log holds.
+ * list's error bound (a key dropped and seen again starts from that bound,
+ * so a count may be over by at most it, never under). Memory stays within
+ * `slack * capacity` keys whatever the log holds.
  *
  * @module
  */
@@ -18,12 +19,19 @@ interface Count {
 /** A bounded top-N counter. */
 export class TopCounter {
   readonly #capacity: number;
+  readonly #limit: number;
   #counts = new Map<string, Count>();
-  /** The most one key's count may be under (0 while exact). */
+  /** The most one key's count may be over (0 while exact). */
   error = 0;
 
-  constructor(capacity = 1000) {
+  /**
+   * @param capacity keys kept after a prune
+   * @param slack a list is pruned when it holds `slack * capacity` keys: more
+   *   slack, fewer prunes (each sorts the list) and a smaller error, more memory
+   */
+  constructor(capacity = 1000, slack = 2) {
     this.#capacity = capacity;
+    this.#limit = Math.max(2, slack) * capacity;
   }
 
   /** Count one request for `key`. */
@@ -35,7 +43,7 @@ export class TopCounter {
       return;
     }
     this.#counts.set(own(key), { n: n + this.error, bytes });
-    if (this.#counts.size >= 2 * this.#capacity) this.#prune();
+    if (this.#counts.size >= this.#limit) this.#prune();
   }
 
   #prune(): void {
@@ -60,10 +68,20 @@ export class TopCounter {
     return this.#counts.entries();
   }
 
-  /** Add another counter's keys (hour summaries into a window). */
+  /**
+   * Add another counter's keys and its error bound (hour summaries into a
+   * window, a report's parts into the whole). A key the other counter does
+   * not hold may have been dropped there with up to `error` requests, so it
+   * gains `error`: counts stay over by at most the two bounds' sum.
+   */
   merge(entries: Iterable<[string, Count]>, error = 0): void {
-    for (const [k, c] of entries) this.add(k, c.bytes, c.n);
-    this.error = Math.max(this.error, error);
+    const theirs = error ? new Set<string>() : undefined;
+    for (const [k, c] of entries) {
+      this.add(k, c.bytes, c.n);
+      theirs?.add(k);
+    }
+    if (theirs) { for (const [k, c] of this.#counts) if (!theirs.has(k)) c.n += error; }
+    this.error += error;
   }
 }
 

@@ -28,6 +28,8 @@ options:
   --client auto|remote_addr|x_forwarded_for
                             who a visitor is (default auto: the first
                             X-Forwarded-For address when there is one)
+  --jobs N                  workers reading plain files in parallel (default:
+                            one per core, up to 4, for 32 MiB of input or more)
 `;
 
 /** The `access-log` command. */
@@ -42,6 +44,7 @@ export const accessLogCommand: Command = {
       since: { type: "string" },
       until: { type: "string" },
       client: { type: "string", default: "auto" },
+      jobs: { type: "string" },
     }, true);
     if (values.help) {
       out(USAGE);
@@ -60,6 +63,12 @@ export const accessLogCommand: Command = {
     if (client !== "auto" && client !== "remote_addr" && client !== "x_forwarded_for") {
       throw new UsageError(
         `--client ${JSON.stringify(client)} is not auto, remote_addr or x_forwarded_for`,
+      );
+    }
+    const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
+    if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1 && jobs <= 64)) {
+      throw new UsageError(
+        `--jobs ${JSON.stringify(values.jobs)} is not a whole number from 1 to 64`,
       );
     }
     const logFormat = NAMED_FORMATS[values["log-format"]] ?? values["log-format"];
@@ -96,6 +105,7 @@ export const accessLogCommand: Command = {
       client,
       since,
       until,
+      jobs,
       routes: PLATFORM_ROUTES.map((f) => ({
         name: f.name,
         patterns: f.patterns.map((p) => new RegExp(p)),
