@@ -155,7 +155,7 @@ export class AccessAggregate {
 
   constructor(options: AggregateOptions) {
     this.#o = options;
-    this.#routes = new RouteClassifier(options.routes);
+    this.#routes = new RouteClassifier(options.routes, 1 << 19);
     const cap = options.topCapacity ?? 1000;
     this.#top = {
       paths: new TopCounter(cap, TOP_SLACK),
@@ -196,7 +196,8 @@ export class AccessAggregate {
     this.#statusBytes[status] += l.bytes;
     const method = methodOf(l.method);
     this.#methods.set(method, (this.#methods.get(method) ?? 0) + 1);
-    const route = this.#routes.route(l.path);
+    const pathHash = hash53(l.path);
+    const route = this.#routes.route(l.path, pathHash);
     let r = this.#routeAcc.get(route);
     if (!r) this.#routeAcc.set(route, r = { requests: 0, bytes: 0, e4: 0, e5: 0 });
     r.requests++;
@@ -220,16 +221,17 @@ export class AccessAggregate {
     m.n++;
     m.e5 += e5;
     const client = clientOf(l, this.#o.client);
+    const clientHash = hash53(client);
     // GoAccess leaves requests answered 4xx out of its visitors (unless --4xx-to-unique-count).
     if (status < 400 || status >= 500) {
       this.#visitors.add(hash53(l.day, client, l.userAgent));
     }
-    this.#top.paths.add(l.path, l.bytes);
+    this.#top.paths.add(l.path, l.bytes, 1, pathHash);
     if (status === 404) {
-      this.#top.not_found.add(l.path, l.bytes);
-      this.#clients404.add(client, 0);
+      this.#top.not_found.add(l.path, l.bytes, 1, pathHash);
+      this.#clients404.add(client, 0, 1, clientHash);
     }
-    this.#top.clients.add(client, l.bytes);
+    this.#top.clients.add(client, l.bytes, 1, clientHash);
     const agent = agentFamily(l.userAgent);
     this.#top.user_agents.add(agent, l.bytes);
     if (l.referer !== "-" && l.referer !== "") this.#top.referers.add(l.referer, l.bytes);

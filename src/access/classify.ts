@@ -8,39 +8,78 @@
  */
 
 import type { RouteFamily } from "../config/access_logs.ts";
-import { own } from "./top.ts";
-import { hash53WithoutDigits } from "./hash53.ts";
+import { hash53, hash53WithoutDigits } from "./hash53.ts";
 
-/** The route family of a path, first match wins; `other` when none does. Cached per path. */
+/**
+ * The route family of a path, first match wins; `other` when none does.
+ * Answers are cached by the path's `hash53` in flat arrays (no string kept):
+ * `slots` of them, emptied when half full. Two paths share an answer only if
+ * their 53-bit hashes collide.
+ */
 export class RouteClassifier {
   readonly #routes: readonly RouteFamily[];
-  #cache = new Map<string, string>();
+  readonly #names: string[];
+  readonly #hashes: Float64Array;
+  readonly #family: Uint16Array;
+  #size = 0;
 
-  constructor(routes: readonly RouteFamily[]) {
+  /** @param slots cache size, a power of two (default 2^16: 1 MB) */
+  constructor(routes: readonly RouteFamily[], slots = 1 << 16) {
     this.#routes = routes;
+    this.#names = [...routes.map((r) => r.name), "other"];
+    this.#hashes = new Float64Array(slots);
+    this.#family = new Uint16Array(slots);
   }
 
-  route(path: string): string {
-    let r = this.#cache.get(path);
-    if (r !== undefined) return r;
-    r = "other";
-    for (const f of this.#routes) {
-      if (f.patterns.some((p) => p.test(path))) {
-        r = f.name;
-        break;
-      }
+  /** The family of `path`; `hash` is its `hash53` when the caller has it. */
+  route(path: string, hash = hash53(path)): string {
+    const h = hash || 1;
+    const mask = this.#hashes.length - 1;
+    let i = (h >>> 0) & mask;
+    for (;;) {
+      const v = this.#hashes[i];
+      if (v === h) return this.#names[this.#family[i]];
+      if (v === 0) break;
+      i = (i + 1) & mask;
     }
-    if (this.#cache.size >= 50_000) this.#cache = new Map();
-    this.#cache.set(own(path), r);
-    return r;
+    let f = this.#routes.findIndex((r) => r.patterns.some((p) => p.test(path)));
+    if (f < 0) f = this.#routes.length;
+    if (this.#size * 2 >= this.#hashes.length) {
+      this.#hashes.fill(0);
+      this.#size = 0;
+      i = (h >>> 0) & mask;
+    }
+    this.#hashes[i] = h;
+    this.#family[i] = f;
+    this.#size++;
+    return this.#names[f];
   }
 }
 
-const METHODS = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]);
-
-/** The request method as counted: the standard ones, anything else `OTHER` (bounded labels). */
+/**
+ * The request method as counted: the standard ones, anything else `OTHER`
+ * (bounded labels). The answer is this module's own string, whose hash
+ * V8 has kept, not the one cut from the line.
+ */
 export function methodOf(method: string): string {
-  return METHODS.has(method) ? method : "OTHER";
+  switch (method) {
+    case "GET":
+      return "GET";
+    case "POST":
+      return "POST";
+    case "PUT":
+      return "PUT";
+    case "PATCH":
+      return "PATCH";
+    case "DELETE":
+      return "DELETE";
+    case "HEAD":
+      return "HEAD";
+    case "OPTIONS":
+      return "OPTIONS";
+    default:
+      return "OTHER";
+  }
 }
 
 /** User agent families, first match wins. */
@@ -108,8 +147,9 @@ const DOTFILE = /(^|\/)\.(?!well-known\/)[^/]+/;
 export function suspicion(path: string, query: string, agent: string): string | undefined {
   if (agent === "scanner") return "scanner_agent";
   if (path.length + query.length > MAX_URL) return "oversized_url";
+  // No screened pattern spans the "?": test the parts, join them only when flagged.
+  if (!SCREEN.test(path) && !(query && SCREEN.test(query))) return undefined;
   const target = query ? `${path}?${query}` : path;
-  if (!SCREEN.test(target)) return undefined;
   let decoded = target;
   try {
     decoded = decodeURIComponent(target);

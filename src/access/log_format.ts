@@ -296,6 +296,17 @@ function hourOf(text: string): { ms: number; day: string } | undefined {
   return { ms, day };
 }
 
+/** The last hour read (its cache key and value): logs come in time order, so most lines share it. */
+const lastHour = { key: "", hour: { ms: 0, day: "" } };
+
+/** Whether a `$time_local` text has the hour cache key `key` (its first 14 characters, then its offset's 6). */
+function sameHour(text: string, key: string): boolean {
+  if (key.length !== 20) return false;
+  for (let i = 0; i < 14; i++) if (text.charCodeAt(i) !== key.charCodeAt(i)) return false;
+  for (let i = 20; i < 26; i++) if (text.charCodeAt(i) !== key.charCodeAt(i - 6)) return false;
+  return true;
+}
+
 function timeLocal(text: string, out: AccessLine): boolean {
   // dd/Mon/yyyy:hh:mm:ss +zzzz; the hour's part checked (and cached) by hourOf, the rest per line.
   if (
@@ -306,13 +317,18 @@ function timeLocal(text: string, out: AccessLine): boolean {
   const ss = twoDigits(text, 18);
   // -1 when not digits; a leap second (:60) counts as the next minute's first.
   if (mm < 0 || mm > 59 || ss < 0 || ss > 60) return false;
-  const key = text.slice(0, 14) + text.slice(20);
-  let hour = hourCache.get(key);
-  if (!hour) {
-    hour = hourOf(text);
-    if (!hour) return false;
-    if (hourCache.size > 10_000) hourCache.clear();
-    hourCache.set(key, hour);
+  let hour = lastHour.hour;
+  if (!sameHour(text, lastHour.key)) {
+    const key = text.slice(0, 14) + text.slice(20);
+    let found = hourCache.get(key); // flattens `key`: it keeps nothing of the line
+    if (!found) {
+      found = hourOf(text);
+      if (!found) return false;
+      if (hourCache.size > 10_000) hourCache.clear();
+      hourCache.set(key, found);
+    }
+    lastHour.key = key;
+    lastHour.hour = hour = found;
   }
   out.time = hour.ms + mm * 60_000 + ss * 1000;
   out.day = hour.day;
