@@ -11,7 +11,8 @@
  *
  * - GoAccess: `goaccess FILE --log-format='%h %^[%d:%t %^] "%r" %s %b "%R"
  *   "%u" %^' --date-format=%d/%b/%Y --time-format=%T -o OUT.json`;
- * - ours: `deno run -A main.ts access-log report FILE --format json > /dev/null`.
+ * - ours: `deno run -A main.ts access-log report FILE --format json > /dev/null`
+ *   (one worker per core, the default), then the same with `--jobs 1`.
  *
  * Wall time is measured around the child; peak RSS is `/usr/bin/time -f %M`
  * when it is installed, else the child's VmHWM polled from /proc/PID/status
@@ -148,17 +149,22 @@ const general = JSON.parse(await Deno.readTextFile(goaccessJson)).general;
 if (general.valid_requests !== LINES) {
   console.error(`GoAccess counted ${general.valid_requests} valid requests of ${LINES}`);
 }
-const ours = await measure(Deno.execPath(), [
-  "run",
-  "-A",
-  "--quiet",
-  join(ROOT, "main.ts"),
-  "access-log",
-  "report",
-  log,
-  "--format",
-  "json",
-]);
+const report = (extra: string[]) =>
+  measure(Deno.execPath(), [
+    "run",
+    "-A",
+    "--quiet",
+    join(ROOT, "main.ts"),
+    "access-log",
+    "report",
+    log,
+    "--format",
+    "json",
+    ...extra,
+  ]);
+const ours = await report([]);
+// One worker too: what one core does, beside what the default (one worker per core) does.
+const oneCore = await report(["--jobs", "1"]);
 
 if (values.keep) console.error(`kept ${tmp}`);
 else await Deno.remove(tmp, { recursive: true });
@@ -177,8 +183,9 @@ console.log("| tool | lines | seconds | lines/s | peak RSS MB |");
 console.log("| --- | --- | --- | --- | --- |");
 console.log(row("GoAccess (baseline)", theirs));
 console.log(row("astron-watch access-log report --format json", ours));
-console.log(
-  `\nours / GoAccess: lines/s ${(rate(ours) / rate(theirs)).toFixed(2)}x, peak RSS ${
-    (ours.rssMB / theirs.rssMB).toFixed(2)
-  }x`,
-);
+console.log(row("the same, --jobs 1 (one core)", oneCore));
+const ratio = (m: Measure) =>
+  `lines/s ${(rate(m) / rate(theirs)).toFixed(2)}x, peak RSS ${
+    (m.rssMB / theirs.rssMB).toFixed(2)
+  }x`;
+console.log(`\nours / GoAccess: ${ratio(ours)} (--jobs 1: ${ratio(oneCore)})`);
