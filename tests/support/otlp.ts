@@ -85,13 +85,39 @@ export interface GrpcCallOptions {
   gzip?: boolean;
 }
 
-/** One unary call with raw bytes to `path` on `port`. */
+/**
+ * One unary call with raw bytes to `path` on `port`. A call that found no
+ * connection at all (UNAVAILABLE, "No connection established": nothing was
+ * sent) is made again, as an OTLP exporter retries UNAVAILABLE, for up to
+ * 30 s: the agent's gRPC listener runs in a process that Deno 2.9.6's HTTP/2
+ * bug (denoland/deno#36788) may abort when a client closes its connection,
+ * and the agent starts it again within a second or two.
+ */
 export async function grpcCall(
   port: number,
   path: string,
   message: Uint8Array,
   options: GrpcCallOptions = {},
   host = "127.0.0.1",
+): Promise<GrpcAnswer> {
+  for (let attempt = 1;; attempt++) {
+    const answer = await grpcCallOnce(port, path, message, options, host);
+    if (
+      answer.code !== grpc.status.UNAVAILABLE ||
+      !/No connection established/.test(answer.details) ||
+      attempt >= 20
+    ) return answer;
+    // Past grpc-js's reconnect backoff (1 s, +20% jitter), so its timer ends within the caller's test.
+    await new Promise((r) => setTimeout(r, 1500));
+  }
+}
+
+async function grpcCallOnce(
+  port: number,
+  path: string,
+  message: Uint8Array,
+  options: GrpcCallOptions,
+  host: string,
 ): Promise<GrpcAnswer> {
   const channelOptions: grpc.ChannelOptions = { "grpc.max_send_message_length": -1 };
   if (options.gzip) channelOptions["grpc.default_compression_algorithm"] = 2;
