@@ -19,7 +19,6 @@ import {
   severityName,
 } from "../src/otlp/logs.ts";
 import { OtlpError, TO_OBJECT } from "../src/otlp/values.ts";
-import { decodeMetricsRequest, WireError } from "../src/otlp/metrics_wire.ts";
 import { encodeStatus, grpcMessage } from "../src/otlp/rpc_status.ts";
 import { ExportLogsServiceRequest } from "../src/otlp/logs_proto.ts";
 import type { ReceivedMetric } from "../src/otlp/metric_points.ts";
@@ -446,7 +445,38 @@ Deno.test("google.rpc.Status in protobuf reads back as code and message", () => 
   assert.equal(grpcMessage("ok: 100% 读"), "ok: 100%25 %E8%AF%BB");
 });
 
-Deno.test("the direct metrics reader gives what protobufjs gives, field for field, and refuses what it refuses", () => {
+/** `kvlistValue`s nested `n` deep around a string. */
+function nested(n: number): unknown {
+  let v: unknown = { stringValue: "bottom" };
+  for (let i = 0; i < n; i++) v = { kvlistValue: { values: [{ key: `k${i}`, value: v }] } };
+  return v;
+}
+
+/** A length-delimited field `field` around `bytes`. */
+function field(num: number, bytes: Uint8Array): Uint8Array {
+  const len: number[] = [];
+  for (let n = bytes.length;; n >>>= 7) {
+    if (n < 0x80) {
+      len.push(n);
+      break;
+    }
+    len.push((n & 0x7f) | 0x80);
+  }
+  const out = new Uint8Array(1 + len.length + bytes.length);
+  out[0] = (num << 3) | 2;
+  out.set(len, 1);
+  out.set(bytes, 1 + len.length);
+  return out;
+}
+
+const concat = (...parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) (out.set(p, at), at += p.length);
+  return out;
+};
+
+Deno.test("the direct metrics reader answers as protobufjs' objects read through the JSON form's checks, refusals and messages alike", () => {
   const big = "18446744073709551615"; // 2^64 - 1: past a JavaScript number
   const requests: unknown[] = [
     platformMetrics(),
@@ -516,20 +546,127 @@ Deno.test("the direct metrics reader gives what protobufjs gives, field for fiel
       }],
     },
   ];
-  for (const r of requests) {
-    const bytes = MetricsRequest.encode(MetricsRequest.fromObject(r)).finish();
-    const ours = decodeMetricsRequest(bytes);
-    const theirs = MetricsRequest.toObject(MetricsRequest.decode(bytes), TO_OBJECT);
-    // The kinds the receiver refuses are only counted: their points are compared by number.
-    const plain = (v: unknown) =>
-      JSON.parse(
-        JSON.stringify(v),
-        (k, x) => (k === "exponentialHistogram" || k === "summary") ? x.dataPoints.length : x,
-      );
-    assert.deepStrictEqual(plain(ours), plain(theirs));
-    // Cut anywhere, it is refused, never read half.
+  const point = (extra: Record<string, unknown>) => ({ timeUnixNano: "1", asInt: "1", ...extra });
+  requests.push({
+    resourceMetrics: [{
+      resource: { attributes: [{ key: "service.name", value: { stringValue: "svc" } }] },
+      scopeMetrics: [{
+        metrics: [
+          { gauge: { dataPoints: [point({})] } }, // no name: its points refused
+          { name: "t0", sum: { dataPoints: [point({}), point({})] } }, // no temporality
+          { name: "t9", sum: { aggregationTemporality: 9, dataPoints: [point({})] } },
+          { name: "none" }, // no data: nothing refused
+          {
+            name: "points",
+            sum: {
+              aggregationTemporality: 2,
+              isMonotonic: true,
+              dataPoints: [
+                { timeUnixNano: "1" }, // no value
+                { timeUnixNano: "1", flags: 1 }, // no value, and flagged so: skipped
+                point({ attributes: [{ key: "deep", value: nested(17) }] }), // too deep
+                point({ attributes: [{ key: "deep", value: nested(16) }] }), // deep enough
+                point({
+                  attributes: [{ key: "dup", value: { intValue: 1 } }, {
+                    key: "dup",
+                    value: { stringValue: "2" },
+                  }],
+                }),
+                point({
+                  asDouble: Infinity,
+                  attributes: [{ key: "nan", value: { doubleValue: NaN } }],
+                }),
+                point({
+                  attributes: [{ key: "empty", value: {} }, {
+                    key: "bytes",
+                    value: { bytesValue: new Uint8Array([1, 2, 250]) },
+                  }, { key: "big", value: { intValue: "9007199254740993" } }],
+                }),
+              ],
+            },
+          },
+          {
+            name: "hist",
+            histogram: {
+              aggregationTemporality: 1,
+              dataPoints: [
+                { bucketCounts: ["1", "2"], explicitBounds: [1, 2] }, // one count short
+                { bucketCounts: ["1", "2", "3"], explicitBounds: [2, 1] }, // not increasing
+                {
+                  bucketCounts: ["1", "2", "3"],
+                  explicitBounds: [1, 2],
+                  attributes: [{ key: "d", value: nested(20) }],
+                },
+                { count: "3", bucketCounts: [], explicitBounds: [] },
+              ],
+            },
+          },
+          {
+            name: "both",
+            gauge: { dataPoints: [point({})] },
+            sum: { aggregationTemporality: 1, dataPoints: [point({ asInt: "5" })] },
+          },
+        ],
+      }],
+    }],
+  });
+  // A resource attribute nested too deep refuses the whole request.
+  requests.push({
+    resourceMetrics: [{ resource: { attributes: [{ key: "r", value: nested(18) }] } }],
+  });
+
+  const throughJson = (bytes: Uint8Array) =>
+    decodeMetricsJson(MetricsRequest.toObject(MetricsRequest.decode(bytes), TO_OBJECT));
+  const outcome = (read: () => unknown) => {
+    try {
+      return { ok: read() };
+    } catch (err) {
+      return { error: `${(err as Error).name}: ${(err as Error).message}` };
+    }
+  };
+  const encoded = requests.map((r) => MetricsRequest.encode(MetricsRequest.fromObject(r)).finish());
+
+  // Fields out of the order protobufjs writes them: a metric's name after its
+  // points, a resource after its scopes (protobuf allows any order).
+  const Metric = proto.metrics.v1.Metric;
+  const ResourceMetrics = proto.metrics.v1.ResourceMetrics;
+  const ScopeMetrics = proto.metrics.v1.ScopeMetrics;
+  const metric = concat(
+    Metric.encode(
+      Metric.fromObject({ sum: { aggregationTemporality: 2, dataPoints: [point({})] } }),
+    ).finish(),
+    Metric.encode(Metric.fromObject({ name: "late name", unit: "1" })).finish(),
+  );
+  const scope = concat(
+    field(2, metric),
+    ScopeMetrics.encode(ScopeMetrics.fromObject({ scope: { name: "late scope" } })).finish(),
+  );
+  const resource = concat(
+    field(2, scope),
+    ResourceMetrics.encode(ResourceMetrics.fromObject({
+      resource: { attributes: [{ key: "service.name", value: { stringValue: "late" } }] },
+    })).finish(),
+  );
+  encoded.push(field(1, resource));
+
+  for (const bytes of encoded) {
+    const ours = outcome(() => decodeMetricsProtobuf(bytes));
+    assert.deepStrictEqual(ours, outcome(() => throughJson(bytes)));
+    // Cut anywhere, it is refused whole, never read half.
     for (const cut of [1, 2, 7, bytes.length >> 1, bytes.length - 1]) {
-      assert.throws(() => decodeMetricsRequest(bytes.subarray(0, cut)), WireError, `cut at ${cut}`);
+      assert.throws(
+        () => decodeMetricsProtobuf(bytes.subarray(0, cut)),
+        (err: Error) =>
+          err instanceof OtlpError && /not an OTLP ExportMetricsServiceRequest/.test(err.message),
+        `cut at ${cut}`,
+      );
     }
   }
+  const late = decodeMetricsProtobuf(encoded.at(-1)!);
+  assert.equal(late.metrics[0].name, "late name");
+  assert.equal(late.metrics[0].service, "late");
+  assert.equal(late.metrics[0].scope.name, "late scope");
+  assert.equal(late.metrics[0].points.length, 1);
+  const many = decodeMetricsProtobuf(encoded.at(-3)!);
+  assert.ok(many.rejected >= 8, `refusals counted: ${many.rejected}`);
 });

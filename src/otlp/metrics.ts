@@ -19,7 +19,7 @@ import type {
 } from "./metric_points.ts";
 import { encodeResponse, requestObject, SERVICES } from "./proto.ts";
 import { attributes, eachItem, int, list, nanos, obj, OtlpError, Refusals, str } from "./values.ts";
-import { decodeMetricsRequest, WireError } from "./metrics_wire.ts";
+import { decodeMetricsWire, WireError } from "./metrics_wire.ts";
 import { ShapeError } from "../wire_shape.ts";
 
 const NESTING = { resource: "resourceMetrics", scope: "scopeMetrics", items: "metrics" };
@@ -33,14 +33,12 @@ const NO_RECORDED_VALUE = 1;
  * @throws {OtlpError} when the bytes are not such a message.
  */
 export function decodeMetricsProtobuf(bytes: Uint8Array): DecodedMetrics {
-  let body: Record<string, unknown>;
   try {
-    body = decodeMetricsRequest(bytes);
+    return decodeMetricsWire(bytes);
   } catch (err) {
     if (!(err instanceof WireError)) throw err;
     throw new OtlpError(`body: not an OTLP ExportMetricsServiceRequest (${err.message})`);
   }
-  return toMetrics(body);
 }
 
 /**

@@ -1,122 +1,32 @@
 /**
- * A direct protobuf reader for `ExportMetricsServiceRequest`: the bytes to
- * the same plain object protobufjs gives (`decode`, then `toObject` with
- * {@linkcode TO_OBJECT}: camelCase names, 64-bit integers as decimal
- * strings, enums as numbers, every repeated field as a list), in one pass
- * and without building protobufjs' message objects in between. Metric points
- * are the receiver's busiest input; the checks after it stay the ones the
- * JSON form goes through (`metrics.ts`). Fields it does not know are skipped.
+ * A direct protobuf reader for `ExportMetricsServiceRequest`: the bytes
+ * straight to the receiver's normal form ({@linkcode DecodedMetrics}), with
+ * the same answers, refusals and messages as protobufjs' objects read
+ * through the JSON form's checks (`metrics.ts`; a test holds the two paths
+ * equal), and no object per protobuf message in between. Metric points are
+ * the receiver's busiest input.
  *
- * The schema below follows `opentelemetry/proto/metrics/v1/metrics.proto`
- * and `common/v1/common.proto`.
+ * Each level is scanned for its fields first and read after, so fields may
+ * come in any order (a metric's name after its points, a resource after its
+ * scopes). Fields it does not know are skipped; a known field with the wrong
+ * wire type, a length past its message, or a message that does not end
+ * where it says are a {@linkcode WireError}. The field numbers follow
+ * `opentelemetry/proto/metrics/v1/metrics.proto` and `common/v1/common.proto`.
  *
  * @module
  */
 
-type Scalar =
-  | "string"
-  | "bytes"
-  | "double"
-  | "fixed64"
-  | "sfixed64"
-  | "int64"
-  | "uint32"
-  | "bool"
-  | "enum";
-
-/** One field: its JSON name, its type (a scalar or a message), and whether it repeats. */
-type Field = readonly [name: string, type: Scalar | Schema, repeated?: true];
-/** A message: its fields by number. */
-type Schema = { readonly [num: number]: Field };
-
-const anyValue: Schema = {};
-const keyValue: Schema = { 1: ["key", "string"], 2: ["value", anyValue] };
-Object.assign(anyValue, {
-  1: ["stringValue", "string"],
-  2: ["boolValue", "bool"],
-  3: ["intValue", "int64"],
-  4: ["doubleValue", "double"],
-  5: ["arrayValue", { 1: ["values", anyValue, true] }],
-  6: ["kvlistValue", { 1: ["values", keyValue, true] }],
-  7: ["bytesValue", "bytes"],
-});
-const attributes: Field = ["attributes", keyValue, true];
-const exemplar: Schema = {
-  7: ["filteredAttributes", keyValue, true],
-  2: ["timeUnixNano", "fixed64"],
-  3: ["asDouble", "double"],
-  6: ["asInt", "sfixed64"],
-  4: ["spanId", "bytes"],
-  5: ["traceId", "bytes"],
-};
-const numberPoint: Schema = {
-  7: attributes,
-  2: ["startTimeUnixNano", "fixed64"],
-  3: ["timeUnixNano", "fixed64"],
-  4: ["asDouble", "double"],
-  6: ["asInt", "sfixed64"],
-  5: ["exemplars", exemplar, true],
-  8: ["flags", "uint32"],
-};
-const histogramPoint: Schema = {
-  9: attributes,
-  2: ["startTimeUnixNano", "fixed64"],
-  3: ["timeUnixNano", "fixed64"],
-  4: ["count", "fixed64"],
-  5: ["sum", "double"],
-  6: ["bucketCounts", "fixed64", true],
-  7: ["explicitBounds", "double", true],
-  8: ["exemplars", exemplar, true],
-  10: ["flags", "uint32"],
-  11: ["min", "double"],
-  12: ["max", "double"],
-};
-/** Kinds the receiver refuses: only their points are counted, their fields are not read. */
-const refusedKind: Schema = { 1: ["dataPoints", {}, true] };
-const metric: Schema = {
-  1: ["name", "string"],
-  2: ["description", "string"],
-  3: ["unit", "string"],
-  5: ["gauge", { 1: ["dataPoints", numberPoint, true] }],
-  7: ["sum", {
-    1: ["dataPoints", numberPoint, true],
-    2: ["aggregationTemporality", "enum"],
-    3: ["isMonotonic", "bool"],
-  }],
-  9: ["histogram", {
-    1: ["dataPoints", histogramPoint, true],
-    2: ["aggregationTemporality", "enum"],
-  }],
-  10: ["exponentialHistogram", refusedKind],
-  11: ["summary", refusedKind],
-  12: ["metadata", keyValue, true],
-};
-const entityRef: Schema = {
-  1: ["schemaUrl", "string"],
-  2: ["type", "string"],
-  3: ["idKeys", "string", true],
-  4: ["descriptionKeys", "string", true],
-};
-const request: Schema = {
-  1: ["resourceMetrics", {
-    1: ["resource", {
-      1: attributes,
-      2: ["droppedAttributesCount", "uint32"],
-      3: ["entityRefs", entityRef, true],
-    }],
-    2: ["scopeMetrics", {
-      1: ["scope", {
-        1: ["name", "string"],
-        2: ["version", "string"],
-        3: attributes,
-        4: ["droppedAttributesCount", "uint32"],
-      }],
-      2: ["metrics", metric, true],
-      3: ["schemaUrl", "string"],
-    }, true],
-    3: ["schemaUrl", "string"],
-  }, true],
-};
+import { Buffer } from "node:buffer";
+import type {
+  DecodedMetrics,
+  GaugePoint,
+  HistogramPoint,
+  ReceivedMetric,
+  SumPoint,
+  Temporality,
+} from "./metric_points.ts";
+import { OtlpError, Refusals } from "./values.ts";
+import { ShapeError } from "../wire_shape.ts";
 
 /** A protobuf message that does not parse. */
 export class WireError extends Error {
@@ -135,7 +45,8 @@ class Reader {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
-  #need(n: number): void {
+  /** Require `n` more bytes before the end. */
+  need(n: number): void {
     if (this.pos + n > this.end) {
       throw new WireError(`index out of range: ${this.pos} + ${n} > ${this.end}`);
     }
@@ -146,7 +57,7 @@ class Reader {
     let result = 0;
     let scale = 1;
     for (let i = 0; i < 10; i++) {
-      this.#need(1);
+      this.need(1);
       const b = this.buf[this.pos++];
       result += (b & 0x7f) * scale;
       if (b < 0x80) return result;
@@ -161,7 +72,7 @@ class Reader {
     let v = 0n;
     let shift = 0n;
     for (let i = 0; i < 10; i++) {
-      this.#need(1);
+      this.need(1);
       const b = this.buf[this.pos++];
       v |= BigInt(b & 0x7f) << shift;
       if (b < 0x80) return BigInt.asIntN(64, v).toString();
@@ -171,18 +82,8 @@ class Reader {
     throw new WireError("invalid varint encoding");
   }
 
-  fixed64(signed: boolean): string {
-    this.#need(8);
-    const lo = this.view.getUint32(this.pos, true);
-    const hi = this.view.getUint32(this.pos + 4, true);
-    this.pos += 8;
-    if (hi < 0x200000 && (!signed || hi < 0x80000000)) return String(hi * 4294967296 + lo);
-    const v = (BigInt(hi) << 32n) | BigInt(lo);
-    return (signed ? BigInt.asIntN(64, v) : v).toString();
-  }
-
   double(): number {
-    this.#need(8);
+    this.need(8);
     const v = this.view.getFloat64(this.pos, true);
     this.pos += 8;
     return v;
@@ -191,15 +92,15 @@ class Reader {
   /** The end of a length-delimited field starting here. */
   delimited(): number {
     const len = this.varint();
-    this.#need(len);
+    this.need(len);
     return this.pos + len;
   }
 
   skip(wire: number): void {
     if (wire === 0) this.varint();
-    else if (wire === 1) (this.#need(8), this.pos += 8);
+    else if (wire === 1) (this.need(8), this.pos += 8);
     else if (wire === 2) this.pos = this.delimited();
-    else if (wire === 5) (this.#need(4), this.pos += 4);
+    else if (wire === 5) (this.need(4), this.pos += 4);
     else if (wire === 3) {
       // A group: skip to its end tag.
       for (;;) {
@@ -211,117 +112,641 @@ class Reader {
   }
 }
 
-/** UTF-8 text: short ASCII built directly (most keys and values), the rest through TextDecoder. */
+/** Recent short ASCII strings by a hash of their bytes: keys and label values repeat in every point. */
+const INTERNED = new Array<string>(4096).fill("");
+
+/** UTF-8 text: short ASCII from {@linkcode INTERNED} or built directly, the rest through TextDecoder. */
 function text(buf: Uint8Array, from: number, to: number): string {
-  if (to - from > 32) return utf8.decode(buf.subarray(from, to));
-  let s = "";
+  const n = to - from;
+  if (n > 32) return utf8.decode(buf.subarray(from, to));
+  let h = 0x811c9dc5 ^ n;
   for (let i = from; i < to; i++) {
     const c = buf[i];
     if (c >= 0x80) return utf8.decode(buf.subarray(from, to));
-    s += String.fromCharCode(c);
+    h = Math.imul(h ^ c, 0x01000193);
   }
+  const slot = (h ^ (h >>> 13)) & 4095;
+  const known = INTERNED[slot];
+  if (known.length === n) {
+    let i = 0;
+    while (i < n && known.charCodeAt(i) === buf[from + i]) i++;
+    if (i === n) return known;
+  }
+  let s = "";
+  for (let i = from; i < to; i++) s += String.fromCharCode(buf[i]);
+  INTERNED[slot] = s;
   return s;
 }
 
-/** One scalar of `type` at the reader's position (its wire type already checked). */
-function scalar(r: Reader, type: Scalar): unknown {
-  switch (type) {
-    case "string": {
-      const end = r.delimited();
-      const s = text(r.buf, r.pos, end);
-      r.pos = end;
-      return s;
-    }
-    case "bytes": {
-      const end = r.delimited();
-      const b = r.buf.slice(r.pos, end);
-      r.pos = end;
-      return b;
-    }
-    case "double":
-      return r.double();
-    case "fixed64":
-      return r.fixed64(false);
-    case "sfixed64":
-      return r.fixed64(true);
-    case "int64":
-      return r.int64();
-    case "uint32":
-      return r.varint() % 4294967296;
-    case "enum":
-      return r.varint() | 0;
-    case "bool":
-      return r.varint() !== 0;
-  }
+/** A length-delimited field's span in the buffer. */
+type Span = [start: number, end: number];
+
+/** Read one length-delimited field (wire type 2 required) as a span; the reader moves past it. */
+function span(r: Reader, wire: number, name: string): Span {
+  if (wire !== 2) throw new WireError(`invalid wire type ${wire} for ${name}`);
+  const end = r.delimited();
+  const s: Span = [r.pos, end];
+  r.pos = end;
+  return s;
 }
 
-/** The wire type a scalar is written with. */
-const WIRE: Record<Scalar, number> = {
-  string: 2,
-  bytes: 2,
-  double: 1,
-  fixed64: 1,
-  sfixed64: 1,
-  int64: 0,
-  uint32: 0,
-  enum: 0,
-  bool: 0,
-};
+/** Require `wire` for a known scalar field. */
+function want(wire: number, expected: number, name: string): void {
+  if (wire !== expected) throw new WireError(`invalid wire type ${wire} for ${name}`);
+}
 
-/** Each schema's repeated fields' names (every one is a list, empty when absent). */
-const REPEATED = new Map<Schema, string[]>();
-
-function message(r: Reader, schema: Schema, end: number): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  let lists = REPEATED.get(schema);
-  if (!lists) {
-    REPEATED.set(
-      schema,
-      lists = Object.values(schema).filter((f) => f[2]).map((f) => f[0]),
-    );
+/** Visit each field of the message in `s`; the message must end exactly at its end. */
+function fields(r: Reader, s: Span, visit: (field: number, wire: number) => void): void {
+  r.pos = s[0];
+  while (r.pos < s[1]) {
+    const tag = r.varint();
+    visit(Math.floor(tag / 8), tag & 7);
   }
-  for (const name of lists) out[name] = [];
+  if (r.pos !== s[1]) throw new WireError(`index out of range: ${r.pos} > ${s[1]}`);
+}
+
+function stringAt(r: Reader, wire: number, name: string): string {
+  const [from, to] = span(r, wire, name);
+  return text(r.buf, from, to);
+}
+
+/** The last 64-bit value read by `fixed64Text`, and its text: a request's points share their times. */
+const lastTime = { lo: -1, hi: -1, text: "" };
+
+/** A fixed64 as the decimal text of the unsigned value (nanoseconds keep all 64 bits). */
+function fixed64Text(r: Reader): string {
+  r.need(8);
+  const lo = r.view.getUint32(r.pos, true);
+  const hi = r.view.getUint32(r.pos + 4, true);
+  r.pos += 8;
+  if (lo === lastTime.lo && hi === lastTime.hi) return lastTime.text;
+  const t = hi < 0x200000
+    ? String(hi * 4294967296 + lo)
+    : ((BigInt(hi) << 32n) | BigInt(lo)).toString();
+  lastTime.lo = lo;
+  lastTime.hi = hi;
+  lastTime.text = t;
+  return t;
+}
+
+/** A fixed64 (or sfixed64) as a number: what `Number` gives of its decimal text (one rounding). */
+function fixed64Number(r: Reader, signed: boolean): number {
+  r.need(8);
+  const lo = r.view.getUint32(r.pos, true);
+  let hi = r.view.getUint32(r.pos + 4, true);
+  r.pos += 8;
+  if (signed && hi >= 0x80000000) hi -= 4294967296;
+  return hi * 4294967296 + lo;
+}
+
+/** A varint int64 as protobufjs' text would read back: a number when safe, else its decimal text. */
+function int64Value(r: Reader): number | string {
+  const start = r.pos;
+  const v = r.varint();
+  if (r.pos - start <= 7) return v; // below 2^49: exact, and not negative
+  r.pos = start;
+  const t = r.int64();
+  return Number.isSafeInteger(Number(t)) ? Number(t) : t;
+}
+
+/**
+ * Where the attribute value being read sits, for the one error it can have
+ * (nesting too deep): `base`, then `[index]` when at least 0, then `parts`.
+ * One for the module: reading is synchronous.
+ */
+const trail = { base: "", index: -1, parts: [] as (string | number)[] };
+
+function trailText(): string {
+  let out = trail.base;
+  if (trail.index >= 0) out += `[${trail.index}].attributes`;
+  for (const p of trail.parts) out += typeof p === "number" ? `[${p}]` : p;
+  return out;
+}
+
+/** The deepest `AnyValue` nesting read (as `values.ts`' `anyValue`). */
+const MAX_DEPTH = 16;
+
+function tooDeep(): never {
+  throw new ShapeError(`${trailText()}: nested too deep`);
+}
+
+/**
+ * Read the `KeyValue` message ending at `end` into `out` (a key given twice:
+ * the last wins); `k` is its index in its list.
+ */
+function keyValue(
+  r: Reader,
+  end: number,
+  out: Record<string, unknown>,
+  k: number,
+  depth: number,
+): void {
+  let key = "";
+  let value: unknown = null;
+  let has = false;
+  const mark = trail.parts.length;
+  trail.parts.push(k, ".value");
+  while (r.pos < end) {
+    const tag = r.varint();
+    const f = Math.floor(tag / 8);
+    const wire = tag & 7;
+    if (f === 1) {
+      want(wire, 2, "key");
+      const e = r.delimited();
+      key = text(r.buf, r.pos, e);
+      r.pos = e;
+    } else if (f === 2) {
+      want(wire, 2, "value");
+      const e = r.delimited();
+      value = anyValueOf(r, e, depth);
+      has = true;
+      r.pos = e;
+    } else r.skip(wire);
+  }
+  if (r.pos !== end) throw new WireError(`index out of range: ${r.pos} > ${end}`);
+  if (!has && depth > MAX_DEPTH) tooDeep();
+  trail.parts.length = mark;
+  out[key] = value;
+}
+
+/**
+ * The `AnyValue` message ending at `end` as a plain value, as `values.ts`'
+ * `anyValue` reads protobufjs' object: the first set of string, bool, int,
+ * double, array, kvlist, bytes wins; none set is null.
+ */
+function anyValueOf(r: Reader, end: number, depth: number): unknown {
+  if (depth > MAX_DEPTH) tooDeep();
+  let str: string | undefined;
+  let bool: boolean | undefined;
+  let int: number | string | undefined;
+  let dbl: number | undefined;
+  let array: Span | undefined;
+  let kvlist: Span | undefined;
+  let bytes: Span | undefined;
   while (r.pos < end) {
     const tag = r.varint();
     const wire = tag & 7;
-    const field = schema[Math.floor(tag / 8)];
-    if (!field) {
-      r.skip(wire);
-      continue;
-    }
-    const [name, type, repeated] = field;
-    if (typeof type === "object") {
-      if (wire !== 2) throw new WireError(`invalid wire type ${wire} for ${name}`);
-      const stop = r.delimited();
-      const value = message(r, type, stop);
-      r.pos = stop;
-      if (repeated) (out[name] as unknown[]).push(value);
-      else out[name] = value;
-    } else if (repeated && wire === 2 && WIRE[type] !== 2) {
-      // Packed.
-      const stop = r.delimited();
-      const list = out[name] as unknown[];
-      const outer = r.end;
-      r.end = stop;
-      while (r.pos < stop) list.push(scalar(r, type));
-      r.end = outer;
-    } else {
-      if (wire !== WIRE[type]) throw new WireError(`invalid wire type ${wire} for ${name}`);
-      const value = scalar(r, type);
-      if (repeated) (out[name] as unknown[]).push(value);
-      else out[name] = value;
+    switch (Math.floor(tag / 8)) {
+      case 1:
+        str = stringAt(r, wire, "stringValue");
+        break;
+      case 2:
+        want(wire, 0, "boolValue");
+        bool = r.varint() !== 0;
+        break;
+      case 3:
+        want(wire, 0, "intValue");
+        int = int64Value(r);
+        break;
+      case 4:
+        want(wire, 1, "doubleValue");
+        dbl = r.double();
+        break;
+      case 5:
+        array = span(r, wire, "arrayValue");
+        break;
+      case 6:
+        kvlist = span(r, wire, "kvlistValue");
+        break;
+      case 7:
+        bytes = span(r, wire, "bytesValue");
+        break;
+      default:
+        r.skip(wire);
     }
   }
   if (r.pos !== end) throw new WireError(`index out of range: ${r.pos} > ${end}`);
+  if (str !== undefined) return str;
+  if (bool !== undefined) return bool;
+  if (int !== undefined) return int;
+  if (dbl !== undefined) return Number.isFinite(dbl) ? dbl : String(dbl);
+  if (array) {
+    const items = repeated(r, array, 1, "values");
+    const out: unknown[] = [];
+    trail.parts.push(".arrayValue.values");
+    for (let i = 0; i < items.length; i++) {
+      trail.parts.push(i);
+      r.pos = items[i][0];
+      out.push(anyValueOf(r, items[i][1], depth + 1));
+      trail.parts.length--;
+    }
+    trail.parts.length--;
+    return out;
+  }
+  if (kvlist) {
+    const items = repeated(r, kvlist, 1, "values");
+    const out: Record<string, unknown> = {};
+    trail.parts.push(".kvlistValue.values");
+    for (let k = 0; k < items.length; k++) {
+      r.pos = items[k][0];
+      keyValue(r, items[k][1], out, k, depth + 1);
+    }
+    trail.parts.length--;
+    return out;
+  }
+  if (bytes) {
+    const b = r.buf.subarray(bytes[0], bytes[1]);
+    return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64");
+  }
+  return null;
+}
+
+/**
+ * Read the `KeyValue` at the reader (its field's wire type `wire`) into
+ * `out`; a value nested too deep is returned as the error, the reader past
+ * the field either way.
+ */
+function attribute(
+  r: Reader,
+  wire: number,
+  out: Record<string, unknown>,
+  k: number,
+): ShapeError | undefined {
+  want(wire, 2, "attributes");
+  const end = r.delimited();
+  try {
+    keyValue(r, end, out, k, 0);
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof ShapeError)) throw err;
+    return err;
+  } finally {
+    trail.parts.length = 0;
+    r.pos = end;
+  }
+}
+
+/** The spans of one repeated message field of the message in `s`. */
+function repeated(r: Reader, s: Span, field: number, name: string): Span[] {
+  const out: Span[] = [];
+  fields(r, s, (f, wire) => {
+    if (f === field) out.push(span(r, wire, name));
+    else r.skip(wire);
+  });
+  return out;
+}
+
+/** `DataPointFlags.FLAG_NO_RECORDED_VALUE_MASK`. */
+const NO_RECORDED_VALUE = 1;
+
+/** One data point's fields, as scanned (a number point's or a histogram point's). */
+interface RawPoint {
+  attributes: Record<string, unknown>;
+  /** An attribute nested too deep: the point's error, in its turn. */
+  attributeError?: ShapeError;
+  start: string;
+  time: string;
+  flags: number;
+  asDouble?: number;
+  asInt?: number;
+  count: number;
+  sum?: number;
+  min?: number;
+  max?: number;
+  bucketCounts: number[];
+  explicitBounds: number[];
+}
+
+/** Read a repeated scalar, packed (wire type 2) or one value a field. */
+function packed(
+  r: Reader,
+  wire: number,
+  name: string,
+  read: (r: Reader) => number,
+  into: number[],
+): void {
+  if (wire === 2) {
+    const end = r.delimited();
+    const outer = r.end;
+    r.end = end;
+    while (r.pos < end) into.push(read(r));
+    r.end = outer;
+    return;
+  }
+  want(wire, 1, name);
+  into.push(read(r));
+}
+
+const readCount = (r: Reader) => fixed64Number(r, false);
+const readDouble = (r: Reader) => r.double();
+
+/** Scan the data point in `s`; `trail.base` and `trail.index` name it. */
+function scanPoint(r: Reader, s: Span, histogram: boolean): RawPoint {
+  const p: RawPoint = {
+    attributes: {},
+    start: "0",
+    time: "0",
+    flags: 0,
+    count: 0,
+    bucketCounts: [],
+    explicitBounds: [],
+  };
+  const attributesField = histogram ? 9 : 7;
+  const flagsField = histogram ? 10 : 8;
+  let k = 0;
+  r.pos = s[0];
+  const end = s[1];
+  while (r.pos < end) {
+    const tag = r.varint();
+    const f = Math.floor(tag / 8);
+    const wire = tag & 7;
+    if (f === attributesField) {
+      const err = attribute(r, wire, p.attributes, k++);
+      if (err) p.attributeError ??= err;
+    } else if (f === 2) (want(wire, 1, "startTimeUnixNano"), p.start = fixed64Text(r));
+    else if (f === 3) (want(wire, 1, "timeUnixNano"), p.time = fixed64Text(r));
+    else if (f === flagsField) (want(wire, 0, "flags"), p.flags = r.varint() % 4294967296);
+    else if (histogram) {
+      switch (f) {
+        case 4:
+          want(wire, 1, "count");
+          p.count = fixed64Number(r, false);
+          break;
+        case 5:
+          want(wire, 1, "sum");
+          p.sum = r.double();
+          break;
+        case 6:
+          packed(r, wire, "bucketCounts", readCount, p.bucketCounts);
+          break;
+        case 7:
+          packed(r, wire, "explicitBounds", readDouble, p.explicitBounds);
+          break;
+        case 8:
+          span(r, wire, "exemplars");
+          break;
+        case 11:
+          want(wire, 1, "min");
+          p.min = r.double();
+          break;
+        case 12:
+          want(wire, 1, "max");
+          p.max = r.double();
+          break;
+        default:
+          r.skip(wire);
+      }
+    } else if (f === 4) (want(wire, 1, "asDouble"), p.asDouble = r.double());
+    else if (f === 6) (want(wire, 1, "asInt"), p.asInt = fixed64Number(r, true));
+    else if (f === 5) span(r, wire, "exemplars");
+    else r.skip(wire);
+  }
+  if (r.pos !== end) throw new WireError(`index out of range: ${r.pos} > ${end}`);
+  return p;
+}
+
+/** A point's attributes, or the error one of them had. */
+function attributesOf(p: RawPoint): Record<string, unknown> {
+  if (p.attributeError) throw p.attributeError;
+  return p.attributes;
+}
+
+/** The value of a number point, or why it has none. */
+function valueOf(p: RawPoint, path: () => string): number {
+  if (p.asDouble !== undefined) return p.asDouble;
+  if (p.asInt !== undefined) return p.asInt;
+  throw new ShapeError(`${path()}: no value (asDouble or asInt)`);
+}
+
+function histogramPointOf(p: RawPoint, path: () => string): HistogramPoint {
+  const bounds = p.explicitBounds;
+  const buckets = p.bucketCounts;
+  if (buckets.length && buckets.length !== bounds.length + 1) {
+    throw new ShapeError(
+      `${path()}.bucketCounts: expected ${
+        bounds.length + 1
+      } counts for ${bounds.length} bounds, got ${buckets.length}`,
+    );
+  }
+  for (let i = 1; i < bounds.length; i++) {
+    if (!(bounds[i] > bounds[i - 1])) {
+      throw new ShapeError(`${path()}.explicitBounds: not increasing at [${i}]`);
+    }
+  }
+  if (p.attributeError) throw p.attributeError;
+  const point: HistogramPoint = {
+    attributes: p.attributes,
+    start_time_unix_nano: p.start,
+    time_unix_nano: p.time,
+    count: p.count,
+    explicit_bounds: bounds,
+    bucket_counts: buckets,
+  };
+  if (p.sum !== undefined) point.sum = p.sum;
+  if (p.min !== undefined) point.min = p.min;
+  if (p.max !== undefined) point.max = p.max;
+  return point;
+}
+
+/** The metric data kinds by field number, in the order `metrics.ts` looks for them. */
+const KINDS = [
+  [7, "sum"],
+  [5, "gauge"],
+  [9, "histogram"],
+  [10, "exponentialHistogram"],
+  [11, "summary"],
+] as const;
+
+type Head = Omit<ReceivedMetric, "kind" | "points" | "temporality" | "monotonic">;
+
+function metricOf(
+  r: Reader,
+  s: Span,
+  path: string,
+  resource: Record<string, unknown>,
+  scope: { name: string; version: string },
+  refusals: Refusals,
+): ReceivedMetric | undefined {
+  let name = "";
+  let description = "";
+  let unit = "";
+  const data = new Map<number, Span>();
+  fields(r, s, (f, wire) => {
+    if (f === 1) name = stringAt(r, wire, "name");
+    else if (f === 2) description = stringAt(r, wire, "description");
+    else if (f === 3) unit = stringAt(r, wire, "unit");
+    else if (f === 5 || f === 7 || f === 9 || f === 10 || f === 11) {
+      data.set(f, span(r, wire, "data"));
+    } else if (f === 12) span(r, wire, "metadata");
+    else r.skip(wire);
+  });
+  const found = KINDS.find(([f]) => data.has(f));
+  if (!found) return undefined; // no data: nothing to keep, nothing refused
+  const [field, kind] = found;
+  let temporality = 0;
+  let monotonic = false;
+  const points: Span[] = [];
+  fields(r, data.get(field)!, (f, wire) => {
+    if (f === 1) points.push(span(r, wire, "dataPoints"));
+    else if (f === 2 && (kind === "sum" || kind === "histogram")) {
+      want(wire, 0, "aggregationTemporality");
+      temporality = r.varint() | 0;
+    } else if (f === 3 && kind === "sum") {
+      want(wire, 0, "isMonotonic");
+      monotonic = r.varint() !== 0;
+    } else r.skip(wire);
+  });
+  if (kind === "exponentialHistogram" || kind === "summary") {
+    refusals.add(points.length, `${path}.${kind}: not supported (sum, gauge and histogram are)`);
+    return undefined;
+  }
+  if (!name) {
+    refusals.add(points.length, `${path}.name: missing`);
+    return undefined;
+  }
+  const service = resource["service.name"];
+  const head: Head = {
+    service: typeof service === "string" ? service : "",
+    resource,
+    scope,
+    name,
+    description,
+    unit,
+  };
+  const pp = `${path}.${kind}.dataPoints`;
+  if (kind === "gauge") {
+    return {
+      ...head,
+      kind,
+      points: readPoints(r, points, pp, refusals, false, (p, at) => ({
+        attributes: attributesOf(p),
+        time_unix_nano: p.time,
+        value: valueOf(p, at),
+      } satisfies GaugePoint)),
+    };
+  }
+  let t: Temporality;
+  if (temporality === 1) t = "delta";
+  else if (temporality === 2) t = "cumulative";
+  else {
+    refusals.add(
+      points.length,
+      `${path}.${kind}.aggregationTemporality: expected delta (1) or cumulative (2), got ${
+        temporality === 0 ? "unspecified" : JSON.stringify(temporality)
+      }`,
+    );
+    return undefined;
+  }
+  if (kind === "sum") {
+    return {
+      ...head,
+      kind,
+      temporality: t,
+      monotonic,
+      points: readPoints(r, points, pp, refusals, false, (p, at) => ({
+        attributes: attributesOf(p),
+        start_time_unix_nano: p.start,
+        time_unix_nano: p.time,
+        value: valueOf(p, at),
+      } satisfies SumPoint)),
+    };
+  }
+  return {
+    ...head,
+    kind,
+    temporality: t,
+    points: readPoints(r, points, pp, refusals, true, histogramPointOf),
+  };
+}
+
+/** Read each point; one flagged "no recorded value" is skipped, a malformed one refused alone. */
+function readPoints<P>(
+  r: Reader,
+  spans: Span[],
+  path: string,
+  refusals: Refusals,
+  histogram: boolean,
+  read: (p: RawPoint, at: () => string) => P,
+): P[] {
+  const out: P[] = [];
+  trail.base = path;
+  for (let j = 0; j < spans.length; j++) {
+    trail.index = j;
+    const p = scanPoint(r, spans[j], histogram);
+    if ((p.flags & NO_RECORDED_VALUE) !== 0) continue;
+    const at = () => `${path}[${j}]`;
+    try {
+      out.push(read(p, at));
+    } catch (err) {
+      if (!(err instanceof ShapeError)) throw err;
+      refusals.addError(err, at());
+    }
+  }
   return out;
 }
 
 /**
- * Decode an `ExportMetricsServiceRequest` to the plain object protobufjs'
- * `toObject` gives.
+ * Decode an `ExportMetricsServiceRequest` to the receiver's normal form.
  *
  * @throws {WireError} when the bytes are not such a message.
+ * @throws {OtlpError} when a resource's attributes cannot be read (the whole
+ *   request is refused, as `metrics.ts` refuses it).
  */
-export function decodeMetricsRequest(bytes: Uint8Array): Record<string, unknown> {
-  return message(new Reader(bytes), request, bytes.length);
+export function decodeMetricsWire(bytes: Uint8Array): DecodedMetrics {
+  const r = new Reader(bytes);
+  const metrics: ReceivedMetric[] = [];
+  const refusals = new Refusals();
+  const resources = repeated(r, [0, bytes.length], 1, "resourceMetrics");
+  for (let ri = 0; ri < resources.length; ri++) {
+    const rp = `resourceMetrics[${ri}]`;
+    let resourceSpan: Span | undefined;
+    const scopes: Span[] = [];
+    fields(r, resources[ri], (f, wire) => {
+      if (f === 1) resourceSpan = span(r, wire, "resource");
+      else if (f === 2) scopes.push(span(r, wire, "scopeMetrics"));
+      else if (f === 3) stringAt(r, wire, "schemaUrl");
+      else r.skip(wire);
+    });
+    const attrs: number[] = [];
+    if (resourceSpan) {
+      fields(r, resourceSpan, (f, wire) => {
+        if (f === 1) {
+          want(wire, 2, "attributes");
+          attrs.push(r.pos); // read below, from its length
+          r.pos = r.delimited();
+        } else if (f === 2) (want(wire, 0, "droppedAttributesCount"), r.varint());
+        else if (f === 3) span(r, wire, "entityRefs");
+        else r.skip(wire);
+      });
+    }
+    const resource: Record<string, unknown> = {};
+    trail.base = `${rp}.resource.attributes`;
+    trail.index = -1;
+    for (let k = 0; k < attrs.length; k++) {
+      r.pos = attrs[k];
+      const err = attribute(r, 2, resource, k);
+      if (err) throw new OtlpError(err.message);
+    }
+    for (let si = 0; si < scopes.length; si++) {
+      let scopeName = "";
+      let scopeVersion = "";
+      const items: Span[] = [];
+      fields(r, scopes[si], (f, wire) => {
+        if (f === 1) {
+          fields(r, span(r, wire, "scope"), (g, w) => {
+            if (g === 1) scopeName = stringAt(r, w, "name");
+            else if (g === 2) scopeVersion = stringAt(r, w, "version");
+            else if (g === 3) span(r, w, "attributes");
+            else if (g === 4) (want(w, 0, "droppedAttributesCount"), r.varint());
+            else r.skip(w);
+          });
+        } else if (f === 2) items.push(span(r, wire, "metrics"));
+        else if (f === 3) stringAt(r, wire, "schemaUrl");
+        else r.skip(wire);
+      });
+      const scope = { name: scopeName, version: scopeVersion };
+      for (let mi = 0; mi < items.length; mi++) {
+        const m = metricOf(
+          r,
+          items[mi],
+          `${rp}.scopeMetrics[${si}].metrics[${mi}]`,
+          resource,
+          scope,
+          refusals,
+        );
+        if (m) metrics.push(m);
+      }
+    }
+  }
+  return { metrics, rejected: refusals.rejected, error: refusals.error };
 }

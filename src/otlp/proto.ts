@@ -4,8 +4,9 @@
  * files (shipped in `@opentelemetry/otlp-transformer` 0.215, the last
  * release that carried it), logs by protobufjs reflection over the same
  * definitions (`logs_proto.ts`): decoding a request to plain objects and
- * encoding an answer. Metric requests, the busiest input, are read by
- * `metrics_wire.ts` into the same plain objects (tested against these).
+ * encoding an answer. Metric requests in protobuf, the busiest input, are
+ * read by `metrics_wire.ts` straight to the receiver's normal form (tested
+ * to answer as these objects do).
  *
  * @module
  */
