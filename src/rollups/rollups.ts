@@ -227,11 +227,22 @@ export class MetricRollups implements Component, MetricsSink, MetricsReader {
     let taken = 0;
     let dropped = 0;
     const maxAge = this.#store.config.retention;
+    // A request's points mostly share their times: the last text read and its ms.
+    let lastNanos = "";
+    let lastMs = NaN;
+    const msOf = (nanos: string) => {
+      if (nanos !== lastNanos) {
+        lastNanos = nanos;
+        lastMs = nanosToMs(nanos);
+      }
+      return lastMs;
+    };
     const timeOf = (nanos: string) => {
-      const t = nanosToMs(nanos);
+      const t = msOf(nanos);
       return t > receivedAt - maxAge && t < receivedAt + 60_000 ? t : receivedAt;
     };
     let lastBounds: number[] | undefined;
+    let lastBoundsText = "";
     let scratch: { sum: number; counts: number[] } = { sum: 0, counts: [] };
     for (const m of metrics) {
       const svc = this.#service(m.service, receivedAt);
@@ -239,7 +250,7 @@ export class MetricRollups implements Component, MetricsSink, MetricsReader {
       const requests = m.name === PLATFORM_METRICS.requests;
       const latency = m.name === PLATFORM_METRICS.latency;
       const fresh = (start: string) => {
-        const ms = nanosToMs(start);
+        const ms = msOf(start);
         return !!svc && ms > svc.horizon &&
           (ms >= svc.since || receivedAt - svc.since >= this.#warmup);
       };
@@ -248,8 +259,20 @@ export class MetricRollups implements Component, MetricsSink, MetricsReader {
           const t = timeOf(p.time_unix_nano);
           let bounds = p.explicit_bounds;
           if (lastBounds && sameBounds(lastBounds, bounds)) bounds = lastBounds;
-          else lastBounds = bounds;
-          const s = this.#lookup(m, "histogram", p.attributes, svc, t, receivedAt, bounds);
+          else {
+            lastBounds = bounds;
+            lastBoundsText = bounds.join(",");
+          }
+          const s = this.#lookup(
+            m,
+            "histogram",
+            p.attributes,
+            svc,
+            t,
+            receivedAt,
+            bounds,
+            lastBoundsText,
+          );
           if (!s) {
             dropped++;
             continue;
@@ -381,8 +404,9 @@ export class MetricRollups implements Component, MetricsSink, MetricsReader {
     t: number,
     receivedAt: number,
     bounds?: number[],
+    boundsText?: string,
   ): Series | undefined {
-    const key = seriesKey(m.service, m.name, attributes, bounds);
+    const key = seriesKey(m.service, m.name, attributes, bounds, boundsText);
     let s = this.#series.get(key);
     if (!s) {
       if (this.#series.size >= this.#maxSeries || key.length > MAX_KEY || !svc) {

@@ -63,14 +63,16 @@ export function labelsOf(attributes: Record<string, unknown>): Record<string, st
 
 /**
  * The key that names a series in memory: service, name, labels in key
- * order and, for histograms, the bounds. Separators are control
- * characters no label is expected to hold; a key is only compared, never parsed.
+ * order and, for histograms, the bounds (`boundsText`: their `join(",")`,
+ * when the caller has it). Separators are control characters no label is
+ * expected to hold; a key is only compared, never parsed.
  */
 export function seriesKey(
   service: string,
   name: string,
   attributes: Record<string, unknown>,
   bounds?: readonly number[],
+  boundsText = bounds?.join(","),
 ): string {
   let key = service + "\u0000" + name;
   const keys = Object.keys(attributes);
@@ -79,7 +81,7 @@ export function seriesKey(
     const v = labelText(attributes[k]);
     if (v !== undefined) key += "\u0001" + k + "\u0002" + v;
   }
-  if (bounds) key += "\u0000" + bounds.join(",");
+  if (boundsText !== undefined) key += "\u0000" + boundsText;
   return key;
 }
 
