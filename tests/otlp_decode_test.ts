@@ -610,6 +610,14 @@ Deno.test("the direct metrics reader answers as protobufjs' objects read through
       }],
     }],
   });
+  // Only the first refusal is named: a temporality of -1 (a 10-byte varint) on its own.
+  requests.push({
+    resourceMetrics: [{
+      scopeMetrics: [{
+        metrics: [{ name: "t", sum: { aggregationTemporality: -1, dataPoints: [point({})] } }],
+      }],
+    }],
+  });
   // A resource attribute nested too deep refuses the whole request.
   requests.push({
     resourceMetrics: [{ resource: { attributes: [{ key: "r", value: nested(18) }] } }],
@@ -648,6 +656,27 @@ Deno.test("the direct metrics reader answers as protobufjs' objects read through
     })).finish(),
   );
   encoded.push(field(1, resource));
+  // A field given twice: protobufjs keeps the last (a scope whole, an attribute's value).
+  const twice = concat(
+    ScopeMetrics.encode(ScopeMetrics.fromObject({ scope: { name: "a", version: "1" } })).finish(),
+    ScopeMetrics.encode(ScopeMetrics.fromObject({
+      scope: { name: "b" },
+      metrics: [{ name: "\uFEFFbom", gauge: { dataPoints: [point({})] } }],
+    })).finish(),
+  );
+  const KeyValue = proto.common.v1.KeyValue;
+  const kv = concat(
+    KeyValue.encode(KeyValue.fromObject({ key: "k", value: nested(20) })).finish(),
+    KeyValue.encode(KeyValue.fromObject({ value: { stringValue: "ok" } })).finish(),
+  );
+  const NumberDataPoint = proto.metrics.v1.NumberDataPoint;
+  const pointTwice = concat(
+    NumberDataPoint.encode(NumberDataPoint.fromObject(point({}))).finish(),
+    field(7, kv),
+  );
+  const gauge = field(5, field(1, pointTwice)); // Metric.gauge.dataPoints[0]
+  const named = concat(Metric.encode(Metric.fromObject({ name: "twice" })).finish(), gauge);
+  encoded.push(field(1, field(2, concat(twice, field(2, named)))));
 
   for (const bytes of encoded) {
     const ours = outcome(() => decodeMetricsProtobuf(bytes));
@@ -662,11 +691,20 @@ Deno.test("the direct metrics reader answers as protobufjs' objects read through
       );
     }
   }
-  const late = decodeMetricsProtobuf(encoded.at(-1)!);
+  const late = decodeMetricsProtobuf(encoded.at(-2)!);
   assert.equal(late.metrics[0].name, "late name");
   assert.equal(late.metrics[0].service, "late");
   assert.equal(late.metrics[0].scope.name, "late scope");
   assert.equal(late.metrics[0].points.length, 1);
-  const many = decodeMetricsProtobuf(encoded.at(-3)!);
+  const both = decodeMetricsProtobuf(encoded.at(-1)!);
+  assert.deepEqual(both.metrics[0].scope, { name: "b", version: "" });
+  assert.equal(both.metrics[0].name, "\uFEFFbom", "a byte-order mark is kept");
+  assert.deepEqual(both.metrics[1].points[0].attributes, { k: "ok" });
+  // Groups nested past 100 are refused as protobufjs refuses them, not a stack overflow.
+  assert.throws(
+    () => decodeMetricsProtobuf(new Uint8Array(300_000).fill(0x13)),
+    (err: Error) => err instanceof OtlpError && /max depth exceeded/.test(err.message),
+  );
+  const many = decodeMetricsProtobuf(encoded.at(-5)!);
   assert.ok(many.rejected >= 8, `refusals counted: ${many.rejected}`);
 });

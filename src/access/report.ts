@@ -188,6 +188,10 @@ function runWorker(job: WorkerJob): Promise<AggregateState> {
       if ("error" in e.data) reject(new Error(e.data.error));
       else resolve(e.data.state);
     };
+    worker.onmessageerror = () => {
+      worker.terminate();
+      reject(new Error("a report worker's answer could not be read"));
+    };
     worker.onerror = (e) => {
       e.preventDefault();
       worker.terminate();

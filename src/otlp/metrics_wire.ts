@@ -10,7 +10,12 @@
  * come in any order (a metric's name after its points, a resource after its
  * scopes). Fields it does not know are skipped; a known field with the wrong
  * wire type, a length past its message, or a message that does not end
- * where it says are a {@linkcode WireError}. The field numbers follow
+ * where it says are a {@linkcode WireError}. Parts the answer does not use
+ * are stepped over as length-delimited fields without being parsed, so bad
+ * bytes inside them are not refused as protobufjs would refuse them:
+ * exemplars, metric metadata, scope attributes, entity refs, a metric's
+ * data kinds other than the one read, and the points of a metric refused
+ * whole. The field numbers follow
  * `opentelemetry/proto/metrics/v1/metrics.proto` and `common/v1/common.proto`.
  *
  * @module
@@ -33,7 +38,8 @@ export class WireError extends Error {
   override name = "WireError";
 }
 
-const utf8 = new TextDecoder();
+/** As protobufjs decodes: a leading byte-order mark is kept. */
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 class Reader {
   pos = 0;
@@ -62,6 +68,18 @@ class Reader {
       result += (b & 0x7f) * scale;
       if (b < 0x80) return result;
       scale *= 128;
+    }
+    throw new WireError("invalid varint encoding");
+  }
+
+  /** A varint's low 32 bits, unsigned (as protobufjs reads uint32, enums and int32 alike). */
+  uint32(): number {
+    let v = 0;
+    for (let i = 0; i < 10; i++) {
+      this.need(1);
+      const b = this.buf[this.pos++];
+      if (i < 5) v |= (b & 0x7f) << (7 * i);
+      if (b < 0x80) return v >>> 0;
     }
     throw new WireError("invalid varint encoding");
   }
@@ -96,17 +114,19 @@ class Reader {
     return this.pos + len;
   }
 
-  skip(wire: number): void {
+  /** Skip a field of wire type `wire`; groups nest at most 100 deep (as protobufjs). */
+  skip(wire: number, depth = 0): void {
     if (wire === 0) this.varint();
     else if (wire === 1) (this.need(8), this.pos += 8);
     else if (wire === 2) this.pos = this.delimited();
     else if (wire === 5) (this.need(4), this.pos += 4);
     else if (wire === 3) {
+      if (depth >= 100) throw new WireError("max depth exceeded");
       // A group: skip to its end tag.
       for (;;) {
         const tag = this.varint();
         if ((tag & 7) === 4) return;
-        this.skip(tag & 7);
+        this.skip(tag & 7, depth + 1);
       }
     } else throw new WireError(`invalid wire type ${wire} at offset ${this.pos}`);
   }
@@ -157,12 +177,15 @@ function want(wire: number, expected: number, name: string): void {
 
 /** Visit each field of the message in `s`; the message must end exactly at its end. */
 function fields(r: Reader, s: Span, visit: (field: number, wire: number) => void): void {
+  const outer = r.end;
   r.pos = s[0];
+  r.end = s[1]; // nothing inside may reach past the message
   while (r.pos < s[1]) {
     const tag = r.varint();
     visit(Math.floor(tag / 8), tag & 7);
   }
   if (r.pos !== s[1]) throw new WireError(`index out of range: ${r.pos} > ${s[1]}`);
+  r.end = outer;
 }
 
 function stringAt(r: Reader, wire: number, name: string): string {
@@ -242,10 +265,11 @@ function keyValue(
   depth: number,
 ): void {
   let key = "";
-  let value: unknown = null;
-  let has = false;
+  let value: Span | undefined;
   const mark = trail.parts.length;
   trail.parts.push(k, ".value");
+  const outer = r.end;
+  r.end = end;
   while (r.pos < end) {
     const tag = r.varint();
     const f = Math.floor(tag / 8);
@@ -255,18 +279,15 @@ function keyValue(
       const e = r.delimited();
       key = text(r.buf, r.pos, e);
       r.pos = e;
-    } else if (f === 2) {
-      want(wire, 2, "value");
-      const e = r.delimited();
-      value = anyValueOf(r, e, depth);
-      has = true;
-      r.pos = e;
-    } else r.skip(wire);
+    } else if (f === 2) value = span(r, wire, "value"); // the last one counts
+    else r.skip(wire);
   }
   if (r.pos !== end) throw new WireError(`index out of range: ${r.pos} > ${end}`);
-  if (!has && depth > MAX_DEPTH) tooDeep();
+  if (value) r.pos = value[0];
+  else if (depth > MAX_DEPTH) tooDeep();
+  out[key] = value ? anyValueOf(r, value[1], depth) : null;
+  r.end = outer;
   trail.parts.length = mark;
-  out[key] = value;
 }
 
 /**
@@ -283,6 +304,8 @@ function anyValueOf(r: Reader, end: number, depth: number): unknown {
   let array: Span | undefined;
   let kvlist: Span | undefined;
   let bytes: Span | undefined;
+  const outer = r.end;
+  r.end = end;
   while (r.pos < end) {
     const tag = r.varint();
     const wire = tag & 7;
@@ -316,6 +339,7 @@ function anyValueOf(r: Reader, end: number, depth: number): unknown {
     }
   }
   if (r.pos !== end) throw new WireError(`index out of range: ${r.pos} > ${end}`);
+  r.end = outer;
   if (str !== undefined) return str;
   if (bool !== undefined) return bool;
   if (int !== undefined) return int;
@@ -364,6 +388,7 @@ function attribute(
 ): ShapeError | undefined {
   want(wire, 2, "attributes");
   const end = r.delimited();
+  const outer = r.end;
   try {
     keyValue(r, end, out, k, 0);
     return undefined;
@@ -373,6 +398,7 @@ function attribute(
   } finally {
     trail.parts.length = 0;
     r.pos = end;
+    r.end = outer;
   }
 }
 
@@ -446,6 +472,8 @@ function scanPoint(r: Reader, s: Span, histogram: boolean): RawPoint {
   let k = 0;
   r.pos = s[0];
   const end = s[1];
+  const outer = r.end;
+  r.end = end;
   while (r.pos < end) {
     const tag = r.varint();
     const f = Math.floor(tag / 8);
@@ -455,7 +483,7 @@ function scanPoint(r: Reader, s: Span, histogram: boolean): RawPoint {
       if (err) p.attributeError ??= err;
     } else if (f === 2) (want(wire, 1, "startTimeUnixNano"), p.start = fixed64Text(r));
     else if (f === 3) (want(wire, 1, "timeUnixNano"), p.time = fixed64Text(r));
-    else if (f === flagsField) (want(wire, 0, "flags"), p.flags = r.varint() % 4294967296);
+    else if (f === flagsField) (want(wire, 0, "flags"), p.flags = r.uint32());
     else if (histogram) {
       switch (f) {
         case 4:
@@ -492,6 +520,7 @@ function scanPoint(r: Reader, s: Span, histogram: boolean): RawPoint {
     else r.skip(wire);
   }
   if (r.pos !== end) throw new WireError(`index out of range: ${r.pos} > ${end}`);
+  r.end = outer;
   return p;
 }
 
@@ -580,7 +609,7 @@ function metricOf(
     if (f === 1) points.push(span(r, wire, "dataPoints"));
     else if (f === 2 && (kind === "sum" || kind === "histogram")) {
       want(wire, 0, "aggregationTemporality");
-      temporality = r.varint() | 0;
+      temporality = r.uint32() | 0;
     } else if (f === 3 && kind === "sum") {
       want(wire, 0, "isMonotonic");
       monotonic = r.varint() !== 0;
@@ -687,6 +716,7 @@ export function decodeMetricsWire(bytes: Uint8Array): DecodedMetrics {
   const metrics: ReceivedMetric[] = [];
   const refusals = new Refusals();
   const resources = repeated(r, [0, bytes.length], 1, "resourceMetrics");
+  let refused: OtlpError | undefined;
   for (let ri = 0; ri < resources.length; ri++) {
     const rp = `resourceMetrics[${ri}]`;
     let resourceSpan: Span | undefined;
@@ -715,7 +745,8 @@ export function decodeMetricsWire(bytes: Uint8Array): DecodedMetrics {
     for (let k = 0; k < attrs.length; k++) {
       r.pos = attrs[k];
       const err = attribute(r, 2, resource, k);
-      if (err) throw new OtlpError(err.message);
+      // The whole request is refused, after the rest is read: bytes that do not parse come first.
+      if (err) refused ??= new OtlpError(err.message);
     }
     for (let si = 0; si < scopes.length; si++) {
       let scopeName = "";
@@ -723,6 +754,7 @@ export function decodeMetricsWire(bytes: Uint8Array): DecodedMetrics {
       const items: Span[] = [];
       fields(r, scopes[si], (f, wire) => {
         if (f === 1) {
+          scopeName = scopeVersion = ""; // the last scope counts, whole
           fields(r, span(r, wire, "scope"), (g, w) => {
             if (g === 1) scopeName = stringAt(r, w, "name");
             else if (g === 2) scopeVersion = stringAt(r, w, "version");
@@ -748,5 +780,6 @@ export function decodeMetricsWire(bytes: Uint8Array): DecodedMetrics {
       }
     }
   }
+  if (refused) throw refused;
   return { metrics, rejected: refusals.rejected, error: refusals.error };
 }
