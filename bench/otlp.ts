@@ -406,10 +406,26 @@ async function endToEnd(
   done: (st: Status) => boolean,
 ): Promise<number> {
   const t0 = performance.now();
+  // The agent's own view of its memory while it works (`/status`'s `memory`), every 250 ms.
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const m = (await status(run).catch(() => undefined))?.memory;
+      if (m) {
+        for (const k of Object.keys(peakMemory) as (keyof typeof peakMemory)[]) {
+          peakMemory[k] = Math.max(peakMemory[k], m[`${k}_bytes`] / 1e6);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
   try {
     await send(clients, path, load);
   } catch (err) {
     throw new Error(`sending: ${(err as Error).message}`);
+  } finally {
+    sampling = false;
+    await sampler;
   }
   for (;;) {
     if (done(await status(run))) break;
@@ -418,6 +434,9 @@ async function endToEnd(
   }
   return load.items / ((performance.now() - t0) / 1000);
 }
+
+/** The largest of each of `/status`'s memory figures seen while sending, MB (per backend: reset before each). */
+const peakMemory = { rss: 0, heap_total: 0, heap_used: 0, external: 0 };
 
 // ---------------------------------------------------------------- the run
 
@@ -431,6 +450,8 @@ interface Result {
   rssMB: number;
   rssAfterSpansMB: number;
   idleMB: number;
+  /** The largest of `/status`'s memory figures seen while sending, MB. */
+  memory: typeof peakMemory;
   /** How the agent fared when the senders closed their connections. */
   onClose: string;
 }
@@ -453,6 +474,7 @@ async function bench(
   try {
     await new Promise((r) => setTimeout(r, 500));
     const idleMB = vm(pid, "VmRSS");
+    for (const k of Object.keys(peakMemory) as (keyof typeof peakMemory)[]) peakMemory[k] = 0;
     const spanRate = await endToEnd(
       run,
       clients,
@@ -507,6 +529,7 @@ async function bench(
       rssMB,
       rssAfterSpansMB,
       idleMB,
+      memory: { ...peakMemory },
       onClose,
     };
     console.error(JSON.stringify(r));
@@ -641,9 +664,11 @@ try {
     console.log(
       `| ${r.backend} | agent peak RSS (VmHWM) | ${fmt(r.rssMB)} MB (${
         fmt(r.rssAfterSpansMB)
-      } MB after spans; ${fmt(r.idleMB)} MB idle) | | | < ${GOALS.rssMB} MB | ${
-        goalCell(r.rssMB, GOALS.rssMB, false, "MB")
-      } |`,
+      } MB after spans; ${fmt(r.idleMB)} MB idle; while sending, at most: JS heap ${
+        fmt(r.memory.heap_total)
+      } MB (${fmt(r.memory.heap_used)} used), outside it ${
+        fmt(r.memory.external)
+      } MB) | | | < ${GOALS.rssMB} MB | ${goalCell(r.rssMB, GOALS.rssMB, false, "MB")} |`,
     );
     console.log(
       `| ${r.backend} | the 4 senders then close their connections | ${r.onClose} | | | survives | ${

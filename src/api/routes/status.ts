@@ -76,6 +76,7 @@ export function statusRoutes(deps: StatusDeps): Hono<ApiEnv> {
         version: deps.version,
         started_at: new Date(deps.startedAt).toISOString(),
         uptime_seconds: Math.round((now - deps.startedAt) / 1000),
+        memory: memory(),
         components,
         scheduler: { lag_ms: deps.schedulerLag?.() },
         log: deps.log?.(),
@@ -102,6 +103,17 @@ export function statusRoutes(deps: StatusDeps): Hono<ApiEnv> {
     );
   });
   return app;
+}
+
+/** The process's memory: resident, the JavaScript heap (total and used), and memory outside it (buffers). */
+function memory() {
+  const m = Deno.memoryUsage();
+  return {
+    rss_bytes: m.rss,
+    heap_total_bytes: m.heapTotal,
+    heap_used_bytes: m.heapUsed,
+    external_bytes: m.external,
+  };
 }
 
 /** Render the status as the plain-text table `curl /status` prints. */
