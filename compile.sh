@@ -6,7 +6,7 @@
 #   ./compile.sh aarch64-apple-darwin     # any targets named
 #   DENORT_BIN=/path/to/denort ./compile.sh   # offline: that runtime, for the host target only
 #
-# The binary gets exactly the permissions of `deno task start` (from deno.json),
+# The binary gets exactly the permissions and V8 flags of `deno task start` (from deno.json),
 # and the version in deno.json is embedded in it (`astron-watch version`).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -14,9 +14,10 @@ cd "$(dirname "$0")"
 say() { printf 'compile.sh: %s\n' "$*" >&2; }
 command -v deno >/dev/null || { say "deno is not installed (npm install -g deno@2.9.6)"; exit 1; }
 
-# The permission flags of `deno task start`, so the binary can do no more than the agent needs.
+# The permission and V8 flags of `deno task start`: the binary can do no more than the agent needs,
+# and its heap grows as the agent's does.
 perms=$(deno eval --quiet 'const t = JSON.parse(Deno.readTextFileSync("deno.json")).tasks.start;
-console.log(t.split(/\s+/).filter((a) => a.startsWith("--allow-")).join(" "))')
+console.log(t.split(/\s+/).filter((a) => a.startsWith("--allow-") || a.startsWith("--v8-flags=")).join(" "))')
 version=$(deno eval --quiet 'console.log(JSON.parse(Deno.readTextFileSync("deno.json")).version)')
 
 host_target() {

@@ -406,26 +406,17 @@ async function endToEnd(
   done: (st: Status) => boolean,
 ): Promise<number> {
   const t0 = performance.now();
-  // The agent's own view of its memory while it works (`/status`'s `memory`), every 250 ms.
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      const m = (await status(run).catch(() => undefined))?.memory;
-      if (m) {
-        for (const k of Object.keys(peakMemory) as (keyof typeof peakMemory)[]) {
-          peakMemory[k] = Math.max(peakMemory[k], m[`${k}_bytes`] / 1e6);
-        }
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  })();
   try {
     await send(clients, path, load);
   } catch (err) {
     throw new Error(`sending: ${(err as Error).message}`);
-  } finally {
-    sampling = false;
-    await sampler;
+  }
+  // The agent's own view of its memory as the last request is answered (one
+  // `/status`: it sums the services, and sampling it while sending slowed the
+  // agent it measures).
+  const m = (await status(run)).memory;
+  for (const k of Object.keys(peakMemory) as (keyof typeof peakMemory)[]) {
+    peakMemory[k] = Math.max(peakMemory[k], m[`${k}_bytes`] / 1e6);
   }
   for (;;) {
     if (done(await status(run))) break;
@@ -435,7 +426,7 @@ async function endToEnd(
   return load.items / ((performance.now() - t0) / 1000);
 }
 
-/** The largest of each of `/status`'s memory figures seen while sending, MB (per backend: reset before each). */
+/** The larger of `/status`'s memory figures at the end of sending spans and points, MB (reset per backend). */
 const peakMemory = { rss: 0, heap_total: 0, heap_used: 0, external: 0 };
 
 // ---------------------------------------------------------------- the run
@@ -450,7 +441,7 @@ interface Result {
   rssMB: number;
   rssAfterSpansMB: number;
   idleMB: number;
-  /** The largest of `/status`'s memory figures seen while sending, MB. */
+  /** The larger of `/status`'s memory figures at the end of each phase's sending, MB. */
   memory: typeof peakMemory;
   /** How the agent fared when the senders closed their connections. */
   onClose: string;
@@ -664,7 +655,7 @@ try {
     console.log(
       `| ${r.backend} | agent peak RSS (VmHWM) | ${fmt(r.rssMB)} MB (${
         fmt(r.rssAfterSpansMB)
-      } MB after spans; ${fmt(r.idleMB)} MB idle; while sending, at most: JS heap ${
+      } MB after spans; ${fmt(r.idleMB)} MB idle; as sending ended, at most: JS heap ${
         fmt(r.memory.heap_total)
       } MB (${fmt(r.memory.heap_used)} used), outside it ${
         fmt(r.memory.external)

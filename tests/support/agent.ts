@@ -10,11 +10,11 @@ export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** The entry point. */
 export const MAIN = ROOT + "main.ts";
 
-/** The permission flags of `deno task start`, so tests run the agent as users do. */
-export function startPermissions(): string[] {
+/** The permission and V8 flags of `deno task start`, so tests run the agent as users do. */
+export function startFlags(): string[] {
   const denoJson = JSON.parse(Deno.readTextFileSync(ROOT + "deno.json"));
   const task: string = denoJson.tasks.start;
-  return task.split(/\s+/).filter((a) => a.startsWith("--allow-"));
+  return task.split(/\s+/).filter((a) => a.startsWith("--allow-") || a.startsWith("--v8-flags="));
 }
 
 /** The result of running a command to its end. */
@@ -30,7 +30,7 @@ export async function cli(
   options: { cwd?: string; env?: Record<string, string>; stdin?: string } = {},
 ): Promise<CliResult> {
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...startPermissions(), MAIN, ...args],
+    args: ["run", "--quiet", ...startFlags(), MAIN, ...args],
     cwd: options.cwd,
     env: options.env,
     stdin: options.stdin === undefined ? "null" : "piped",
@@ -157,7 +157,7 @@ export interface SpawnOptions {
 
 /** Spawn `astron-watch run` and (by default) wait until it listens. */
 export async function spawnAgent(options: SpawnOptions = {}): Promise<AgentProcess> {
-  const args = ["run", "--quiet", ...startPermissions(), MAIN, "run"];
+  const args = ["run", "--quiet", ...startFlags(), MAIN, "run"];
   if (options.config) args.push("--config", options.config);
   // The agent keeps its data and logs relative to its working directory: the config's, by default.
   const cwd = options.cwd ??
