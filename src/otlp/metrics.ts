@@ -19,7 +19,7 @@ import type {
 } from "./metric_points.ts";
 import { encodeResponse, requestObject, SERVICES } from "./proto.ts";
 import { attributes, eachItem, int, list, nanos, obj, OtlpError, Refusals, str } from "./values.ts";
-import { decodeMetricsWire, WireError } from "./metrics_wire.ts";
+import { checkBuckets, decodeMetricsWire, temporalityOf, WireError } from "./metrics_wire.ts";
 import { ShapeError } from "../wire_shape.ts";
 
 const NESTING = { resource: "resourceMetrics", scope: "scopeMetrics", items: "metrics" };
@@ -171,16 +171,6 @@ function points<P>(
   return out;
 }
 
-function temporalityOf(v: unknown, path: string): Temporality {
-  if (v === 1 || v === "1" || v === "AGGREGATION_TEMPORALITY_DELTA") return "delta";
-  if (v === 2 || v === "2" || v === "AGGREGATION_TEMPORALITY_CUMULATIVE") return "cumulative";
-  throw new ShapeError(
-    `${path}: expected delta (1) or cumulative (2), got ${
-      v === undefined || v === null || v === 0 ? "unspecified" : JSON.stringify(v)
-    }`,
-  );
-}
-
 /** A double in OTLP JSON: a number, or the strings "NaN", "Infinity", "-Infinity". */
 function double(v: unknown, path: string): number {
   if (typeof v === "number") return v;
@@ -235,18 +225,7 @@ function histogramPoint(o: Record<string, unknown>, path: string): HistogramPoin
     .map((b, i) => double(b, `${path}.explicitBounds[${i}]`));
   const buckets = list(o.bucketCounts, `${path}.bucketCounts`)
     .map((b, i) => count(b, `${path}.bucketCounts[${i}]`));
-  if (buckets.length && buckets.length !== bounds.length + 1) {
-    throw new ShapeError(
-      `${path}.bucketCounts: expected ${
-        bounds.length + 1
-      } counts for ${bounds.length} bounds, got ${buckets.length}`,
-    );
-  }
-  for (let i = 1; i < bounds.length; i++) {
-    if (!(bounds[i] > bounds[i - 1])) {
-      throw new ShapeError(`${path}.explicitBounds: not increasing at [${i}]`);
-    }
-  }
+  checkBuckets(bounds, buckets, () => path);
   const point: HistogramPoint = {
     attributes: attributes(o.attributes, `${path}.attributes`),
     start_time_unix_nano: nanos(o.startTimeUnixNano, `${path}.startTimeUnixNano`),

@@ -537,9 +537,17 @@ function valueOf(p: RawPoint, path: () => string): number {
   throw new ShapeError(`${path()}: no value (asDouble or asInt)`);
 }
 
-function histogramPointOf(p: RawPoint, path: () => string): HistogramPoint {
-  const bounds = p.explicitBounds;
-  const buckets = p.bucketCounts;
+/**
+ * A histogram point's buckets against its bounds (one count more than
+ * bounds, or none; bounds increasing), as both readers check them.
+ *
+ * @throws {ShapeError} naming the point's field.
+ */
+export function checkBuckets(
+  bounds: readonly number[],
+  buckets: readonly number[],
+  path: () => string,
+): void {
   if (buckets.length && buckets.length !== bounds.length + 1) {
     throw new ShapeError(
       `${path()}.bucketCounts: expected ${
@@ -552,6 +560,28 @@ function histogramPointOf(p: RawPoint, path: () => string): HistogramPoint {
       throw new ShapeError(`${path()}.explicitBounds: not increasing at [${i}]`);
     }
   }
+}
+
+/**
+ * An `AggregationTemporality` (a number, its decimal text, or its name in
+ * OTLP JSON), as both readers read it.
+ *
+ * @throws {ShapeError} for one that is neither delta nor cumulative.
+ */
+export function temporalityOf(v: unknown, path: string): Temporality {
+  if (v === 1 || v === "1" || v === "AGGREGATION_TEMPORALITY_DELTA") return "delta";
+  if (v === 2 || v === "2" || v === "AGGREGATION_TEMPORALITY_CUMULATIVE") return "cumulative";
+  throw new ShapeError(
+    `${path}: expected delta (1) or cumulative (2), got ${
+      v === undefined || v === null || v === 0 ? "unspecified" : JSON.stringify(v)
+    }`,
+  );
+}
+
+function histogramPointOf(p: RawPoint, path: () => string): HistogramPoint {
+  const bounds = p.explicitBounds;
+  const buckets = p.bucketCounts;
+  checkBuckets(bounds, buckets, path);
   if (p.attributeError) throw p.attributeError;
   const point: HistogramPoint = {
     attributes: p.attributes,
@@ -645,15 +675,11 @@ function metricOf(
     };
   }
   let t: Temporality;
-  if (temporality === 1) t = "delta";
-  else if (temporality === 2) t = "cumulative";
-  else {
-    refusals.add(
-      points.length,
-      `${path}.${kind}.aggregationTemporality: expected delta (1) or cumulative (2), got ${
-        temporality === 0 ? "unspecified" : JSON.stringify(temporality)
-      }`,
-    );
+  try {
+    t = temporalityOf(temporality, `${path}.${kind}.aggregationTemporality`);
+  } catch (err) {
+    if (!(err instanceof ShapeError)) throw err;
+    refusals.add(points.length, err.message);
     return undefined;
   }
   if (kind === "sum") {
