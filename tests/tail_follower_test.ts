@@ -93,6 +93,63 @@ Deno.test("follower: a .gz rotated file never seen before is read once; a refuse
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("follower: a .gz read to its end is not decompressed again after a restart", async () => {
+  const dir = await Deno.makeTempDir();
+  const log = `${dir}/app.log`;
+  const gz = await new Response(
+    new Blob([numbered(0, 30).map((l) => l + "\n").join("")]).stream()
+      .pipeThrough(new CompressionStream("gzip")),
+  ).bytes();
+  await Deno.writeFile(`${log}.2.gz`, gz);
+  await append(log, numbered(30, 5));
+  const sink = new Sink();
+  assertEquals((await sink.follower(log).poll()).files, 2);
+  assertEquals(sink.lines.length, 35);
+  const saved = [...sink.positions.values()].find((p) => p.path.endsWith(".gz"))!;
+  assertEquals(typeof saved.ended, "string", "the .gz's end is saved with its position");
+  // Restarted from the saved positions: only the live file is looked at.
+  assertEquals((await sink.follower(log).poll()).files, 1);
+  // Without the saved end (as before it was saved), the .gz is decompressed once more.
+  const { ended: _, ...unended } = saved;
+  sink.positions.set(saved.key, unended);
+  assertEquals((await sink.follower(log).poll()).files, 2);
+  assertEquals(sink.lines.length, 35, "and still nothing read twice");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("follower: a stream gone for good is forgotten, in memory and in the store", async () => {
+  const dir = await Deno.makeTempDir();
+  const log = `${dir}/access.log`;
+  const sink = new Sink();
+  const forgotten: string[][] = [];
+  const f = new Follower({
+    path: log,
+    maxLine: 1024,
+    positions: [],
+    take: sink.take,
+    forgetAfter: 0,
+    forget: (keys) => (forgotten.push(keys), Promise.resolve()),
+  });
+  await append(log, numbered(0, 10));
+  await f.poll();
+  const [first] = sink.positions.keys();
+  await Deno.rename(log, `${log}.1`);
+  await append(log, numbered(10, 10));
+  await f.poll();
+  assertEquals(forgotten, [], "a rotated file still there is kept");
+  // Its path now names another file (the next rotation): the stream is gone.
+  await Deno.rename(`${log}.1`, `${log}.2`);
+  await Deno.remove(`${log}.2`);
+  await Deno.rename(log, `${log}.1`);
+  await append(log, numbered(20, 10));
+  await f.poll();
+  assertEquals(forgotten, [[first]]);
+  await f.poll();
+  assertEquals(forgotten.length, 1, "forgotten once");
+  assertEquals(sink.lines.toSorted(), numbered(0, 30).toSorted());
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("follower: a partial last line waits for its newline; loguru rotations through a glob", async () => {
   const dir = await Deno.makeTempDir();
   const sink = new Sink();

@@ -15,7 +15,7 @@ import type { AccessLogConfig } from "../config/access_logs.ts";
 import type { Database } from "../store/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { Follower, type TailBatch, type TailPosition } from "../tail/follower.ts";
-import { loadPositions, savePosition } from "../tail/positions.ts";
+import { forgetPositions, loadPositions, savePosition } from "../tail/positions.ts";
 import { compileLogFormat, emptyLine, type LineParser } from "./log_format.ts";
 import { methodOf, RouteClassifier } from "./classify.ts";
 import { errorMessage } from "../errors.ts";
@@ -81,6 +81,7 @@ class Source {
     readonly config: AccessLogConfig,
     positions: TailPosition[],
     take: (s: Source, b: TailBatch) => Promise<void>,
+    forget: (keys: string[]) => Promise<void>,
   ) {
     const compiled = compileLogFormat(config.format);
     if (!compiled.ok) throw new Error(compiled.error); // validated with the config
@@ -91,6 +92,7 @@ class Source {
       maxLine: config.max_line,
       positions,
       take: (b) => take(this, b),
+      forget,
     });
     this.stats = {
       name: config.name,
@@ -236,7 +238,14 @@ export class AccessLogs implements Component {
     const sources: Source[] = [];
     for (const c of configs) {
       const positions = await loadPositions(db, `access:${c.name}`);
-      sources.push(new Source(c, positions, (s, b) => this.#take(s, b)));
+      sources.push(
+        new Source(
+          c,
+          positions,
+          (s, b) => this.#take(s, b),
+          (keys) => forgetPositions(db, `access:${c.name}`, keys),
+        ),
+      );
     }
     this.#sources = sources;
     for (const s of sources) this.#schedule(s, 0);

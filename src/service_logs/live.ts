@@ -16,7 +16,7 @@ import type { ServiceLogConfig } from "../config/service_logs.ts";
 import type { Database } from "../store/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { Follower, type TailBatch, type TailPosition } from "../tail/follower.ts";
-import { loadPositions, savePosition } from "../tail/positions.ts";
+import { forgetPositions, loadPositions, savePosition } from "../tail/positions.ts";
 import { seriesOf } from "../tail/series.ts";
 import { parseJsonLine, parseLoguru, parseWithRegex, type ServiceLine } from "./parse.ts";
 import { errorMessage } from "../errors.ts";
@@ -57,6 +57,7 @@ class Entry {
     readonly config: ServiceLogConfig,
     positions: TailPosition[],
     take: (e: Entry, b: TailBatch) => Promise<void>,
+    forget: (keys: string[]) => Promise<void>,
   ) {
     const re = config.regex;
     this.parse = config.format === "json"
@@ -69,6 +70,7 @@ class Entry {
       maxLine: config.max_line,
       positions,
       take: (b) => take(this, b),
+      forget,
     });
     this.stats = {
       name: config.name,
@@ -105,7 +107,14 @@ export class ServiceLogs implements Component {
     const entries: Entry[] = [];
     for (const c of this.#configs) {
       const positions = await loadPositions(this.#db(), `service:${c.name}`);
-      entries.push(new Entry(c, positions, (e, b) => this.#take(e, b)));
+      entries.push(
+        new Entry(
+          c,
+          positions,
+          (e, b) => this.#take(e, b),
+          (keys) => forgetPositions(this.#db(), `service:${c.name}`, keys),
+        ),
+      );
     }
     this.#entries = entries;
     for (const e of entries) this.#schedule(e, 0);

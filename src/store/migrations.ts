@@ -340,6 +340,16 @@ export const MIGRATIONS: Record<string, Migration> = {
       }
     },
   },
+  "0009_tail_positions_ended": {
+    async up(db: AnyDb) {
+      await db.schema.alterTable("tail_positions")
+        .addColumn("ended", "text", (c) => c.notNull().defaultTo(""))
+        .execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.alterTable("tail_positions").dropColumn("ended").execute();
+    },
+  },
 };
 
 /** One migration's outcome, as Kysely's `MigrationResult`. */

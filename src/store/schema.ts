@@ -188,6 +188,8 @@ export interface TailPositionsTable {
   path: string;
   /** Bytes read (uncompressed), always at a line's end. */
   offset: number;
+  /** A `.gz` file read to its end: its `ino:size:mtime` ("" for none). */
+  ended: string;
   updated_at: number;
 }
 

@@ -34,6 +34,8 @@ export interface TailPosition {
   head: string;
   path: string;
   offset: number;
+  /** A `.gz` file read to its end (`ino:size:mtime`): not decompressed again, after a restart too. */
+  ended?: string;
 }
 
 /** Lines read from one file, with the position to save with them. */
@@ -62,6 +64,14 @@ export interface FollowerOptions {
   take(batch: TailBatch): Promise<void>;
   /** Most bytes handed over in one batch (default 256 KiB). */
   batchBytes?: number;
+  /**
+   * Drop the saved positions of streams gone for good (their file no longer
+   * there, or another file at their last path) for {@linkcode FollowerOptions.forgetAfter};
+   * rejecting keeps them for the next poll.
+   */
+  forget?(keys: string[]): Promise<void>;
+  /** How long a stream must be gone before it is forgotten, ms (default 1 h). */
+  forgetAfter?: number;
 }
 
 /** A followed file as `stats()` shows it. */
@@ -79,8 +89,8 @@ interface Stream extends TailPosition {
   size: number;
   mtime: number;
   gz: boolean;
-  /** A `.gz` file read to its end (`ino:size:mtime`): not decompressed again. */
-  ended?: string;
+  /** When a poll first did not find it (cleared when found again). */
+  goneSince?: number;
 }
 
 const HEAD_BYTES = 1024;
@@ -228,7 +238,41 @@ export class Follower {
       result.bytes += r.bytes;
       result.lines += r.lines;
     }
+    await this.#forgetGone();
     return result;
+  }
+
+  /**
+   * Forget the streams gone for `forgetAfter`: not found at a poll since,
+   * and their last path names no file or another one (a file there that
+   * cannot be read is not gone). Otherwise every rotated file ever seen
+   * would stay in memory and in the store.
+   */
+  async #forgetGone(): Promise<void> {
+    const now = Date.now();
+    const gone: string[] = [];
+    for (const [key, s] of this.#streams) {
+      if (s.present) {
+        s.goneSince = undefined;
+        continue;
+      }
+      s.goneSince ??= now;
+      if (now - s.goneSince < (this.#o.forgetAfter ?? 3_600_000)) continue;
+      try {
+        const st = await Deno.lstat(s.path);
+        if (`${st.dev}:${st.ino}` === s.ino) continue;
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) continue;
+      }
+      gone.push(key);
+    }
+    if (!gone.length) return;
+    try {
+      await this.#o.forget?.(gone);
+    } catch {
+      return; // kept: tried again at the next poll
+    }
+    for (const key of gone) this.#streams.delete(key);
   }
 
   /** The files the glob names and their rotated siblings. */
@@ -292,10 +336,12 @@ export class Follower {
     let offset = stream.offset;
     let lines: string[] = [];
     let bytes = 0;
-    const flush = async () => {
-      if (!lines.length && offset === stream.offset) return;
-      const position = { ...positionOf(stream), path, offset };
+    /** Hand over what was read; `ended`: the file was read to its end, saved with it. */
+    const flush = async (ended?: string) => {
+      if (!lines.length && offset === stream.offset && ended === stream.ended) return;
+      const position = { ...positionOf(stream), path, offset, ...(ended ? { ended } : {}) };
       await this.#o.take({ path, lines, position });
+      if (ended) stream.ended = ended;
       done.bytes += offset - stream.offset;
       done.lines += lines.length;
       stream.offset = offset;
@@ -320,8 +366,7 @@ export class Follower {
         offset += splitter.pending;
         for (const l of splitter.end()) if (l !== "") lines.push(l);
       }
-      await flush();
-      if (stream.gz) stream.ended = `${stream.ino}:${stream.size}:${stream.mtime}`;
+      await flush(stream.gz ? `${stream.ino}:${stream.size}:${stream.mtime}` : undefined);
     } finally {
       this.cut += splitter.cut;
       this.binary += splitter.binary;
@@ -336,7 +381,9 @@ function live(path: string): boolean {
 }
 
 function positionOf(s: Stream): TailPosition {
-  return { key: s.key, ino: s.ino, head: s.head, path: s.path, offset: s.offset };
+  const p: TailPosition = { key: s.key, ino: s.ino, head: s.head, path: s.path, offset: s.offset };
+  if (s.ended) p.ended = s.ended;
+  return p;
 }
 
 async function readHead(path: string): Promise<Uint8Array> {

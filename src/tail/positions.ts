@@ -23,6 +23,7 @@ export async function loadPositions(
     head: r.head,
     path: r.path,
     offset: Number(r.offset),
+    ...(r.ended ? { ended: r.ended } : {}),
   }));
 }
 
@@ -32,7 +33,25 @@ export async function savePosition(
   source: string,
   p: TailPosition,
 ): Promise<void> {
-  const row = { ino: p.ino, head: p.head, path: p.path, offset: p.offset, updated_at: Date.now() };
+  const row = {
+    ino: p.ino,
+    head: p.head,
+    path: p.path,
+    offset: p.offset,
+    ended: p.ended ?? "",
+    updated_at: Date.now(),
+  };
   await trx.insertInto("tail_positions").values({ source, key: p.key, ...row })
     .onConflict((oc) => oc.columns(["source", "key"]).doUpdateSet(row)).execute();
+}
+
+/** Drop a source's positions of streams gone for good (the follower's `forget`). */
+export async function forgetPositions(
+  db: Kysely<Database>,
+  source: string,
+  keys: string[],
+): Promise<void> {
+  if (!keys.length) return;
+  await db.deleteFrom("tail_positions").where("source", "=", source).where("key", "in", keys)
+    .execute();
 }
