@@ -14,8 +14,9 @@ import type { Config } from "../config/schema.ts";
 import type { AccessLogConfig } from "../config/access_logs.ts";
 import type { Database } from "../store/schema.ts";
 import type { Logger } from "../log/logger.ts";
-import { Follower, type TailBatch, type TailPosition } from "../tail/follower.ts";
-import { forgetPositions, loadPositions, savePosition } from "../tail/positions.ts";
+import type { TailBatch } from "../tail/follower.ts";
+import { savePosition } from "../tail/positions.ts";
+import { TailPoller } from "../tail/poller.ts";
 import { compileLogFormat, emptyLine, type LineParser } from "./log_format.ts";
 import { methodOf, RouteClassifier } from "./classify.ts";
 import { errorMessage } from "../errors.ts";
@@ -63,37 +64,23 @@ export interface AccessLogsOptions {
 }
 
 class Source {
-  readonly follower: Follower;
+  /** Set by `#open`, once the positions are loaded. */
+  poller!: TailPoller;
   readonly parser: LineParser;
   readonly routes: RouteClassifier;
   /** What this source counted; `stats()` adds the follower's files and counters. */
   readonly stats: Omit<AccessLogStats, "files" | "cut" | "binary" | "problem">;
-  timer?: ReturnType<typeof setTimeout>;
-  polling?: Promise<void>;
-  warned = false;
   /** The hours being counted (loaded from the store when first touched). */
   readonly hours = new Map<number, HourSummary>();
   /** Hours counted since they were last saved. */
   readonly dirty = new Set<number>();
   savedAt = 0;
 
-  constructor(
-    readonly config: AccessLogConfig,
-    positions: TailPosition[],
-    take: (s: Source, b: TailBatch) => Promise<void>,
-    forget: (keys: string[]) => Promise<void>,
-  ) {
+  constructor(readonly config: AccessLogConfig) {
     const compiled = compileLogFormat(config.format);
     if (!compiled.ok) throw new Error(compiled.error); // validated with the config
     this.parser = compiled.parser;
     this.routes = new RouteClassifier(config.routes);
-    this.follower = new Follower({
-      path: config.path,
-      maxLine: config.max_line,
-      positions,
-      take: (b) => take(this, b),
-      forget,
-    });
     this.stats = {
       name: config.name,
       path: config.path,
@@ -114,7 +101,6 @@ export class AccessLogs implements Component {
   readonly name = "access_logs";
   readonly #o: AccessLogsOptions;
   #sources: Source[] = [];
-  #running = false;
   /** Since start, for the metrics. */
   readonly counters: AccessCounters = { requests: new Map(), bytes: new Map() };
 
@@ -123,14 +109,11 @@ export class AccessLogs implements Component {
   }
 
   async start(): Promise<void> {
-    this.#running = true;
     await this.#open(this.#o.configs);
   }
 
   async stop(): Promise<void> {
-    this.#running = false;
-    for (const s of this.#sources) clearTimeout(s.timer);
-    await Promise.all(this.#sources.map((s) => s.polling));
+    await Promise.all(this.#sources.map((s) => s.poller.stop()));
     for (const s of this.#sources) {
       if (!s.dirty.size) continue;
       await this.#o.db().transaction().execute((trx) => this.#saveHours(trx, s, s.hours))
@@ -154,7 +137,7 @@ export class AccessLogs implements Component {
     const sources = this.#sources.filter((s) => log === undefined || s.config.name === log);
     // A batch being stored joins its hours just after: wait for it, so what the minutes
     // count, the hours count too.
-    await Promise.all(sources.map((s) => s.polling));
+    await Promise.all(sources.map((s) => s.poller.polling));
     let q = this.#o.db().selectFrom("access_hours").select(["source", "hour", "summary"])
       .where("hour", ">=", from).where("hour", "<", until);
     if (log !== undefined) q = q.where("source", "=", `access:${log}`);
@@ -218,68 +201,34 @@ export class AccessLogs implements Component {
     if (sameEntries(config.access_logs, this.#o.configs)) return;
     await this.stop();
     this.#o.configs = config.access_logs;
-    this.#running = true;
     await this.#open(config.access_logs);
   }
 
   /** Each log, for `/status` and the API. */
   stats(): AccessLogStats[] {
-    return this.#sources.map((s) => ({
-      ...s.stats,
-      files: s.follower.files(),
-      cut: s.follower.cut,
-      binary: s.follower.binary,
-      problem: s.follower.problem,
-    }));
+    return this.#sources.map((s) => {
+      const f = s.poller.follower;
+      return { ...s.stats, files: f.files(), cut: f.cut, binary: f.binary, problem: f.problem };
+    });
   }
 
   async #open(configs: AccessLogConfig[]): Promise<void> {
-    const db = this.#o.db();
     const sources: Source[] = [];
     for (const c of configs) {
-      const positions = await loadPositions(db, `access:${c.name}`);
-      sources.push(
-        new Source(
-          c,
-          positions,
-          (s, b) => this.#take(s, b),
-          (keys) => forgetPositions(db, `access:${c.name}`, keys),
-        ),
-      );
+      const s = new Source(c);
+      s.poller = await TailPoller.open({
+        source: s.id,
+        entry: c,
+        db: this.#o.db,
+        logger: this.#o.logger,
+        what: "access log",
+        take: (b) => this.#take(s, b),
+        afterPoll: () => this.#saveDue(s),
+      });
+      sources.push(s);
     }
     this.#sources = sources;
-    for (const s of sources) this.#schedule(s, 0);
-  }
-
-  #schedule(s: Source, ms: number): void {
-    if (!this.#running) return;
-    s.timer = setTimeout(async () => {
-      await this.#poll(s);
-      this.#schedule(s, s.config.poll_interval);
-    }, ms);
-  }
-
-  #poll(s: Source): Promise<void> {
-    s.polling ??= (async () => {
-      try {
-        await s.follower.poll();
-        await this.#saveDue(s);
-        const problem = s.follower.problem;
-        if (problem && !s.warned) {
-          this.#o.logger.warn("access log not readable", { log: s.config.name, problem });
-        }
-        s.warned = problem !== undefined;
-      } catch (e) {
-        // The store refused the batch: the position did not move, so the lines are read again.
-        this.#o.logger.warn("access log lines not stored; retrying", {
-          log: s.config.name,
-          err: errorMessage(e),
-        });
-      } finally {
-        s.polling = undefined;
-      }
-    })();
-    return s.polling;
+    for (const s of sources) s.poller.start();
   }
 
   /** Count a batch of lines and store the counts with the new position, in one transaction. */

@@ -15,11 +15,11 @@ import type { Config } from "../config/schema.ts";
 import type { ServiceLogConfig } from "../config/service_logs.ts";
 import type { Database } from "../store/schema.ts";
 import type { Logger } from "../log/logger.ts";
-import { Follower, type TailBatch, type TailPosition } from "../tail/follower.ts";
-import { forgetPositions, loadPositions, savePosition } from "../tail/positions.ts";
+import type { TailBatch } from "../tail/follower.ts";
+import { savePosition } from "../tail/positions.ts";
+import { TailPoller } from "../tail/poller.ts";
 import { seriesOf } from "../tail/series.ts";
 import { parseJsonLine, parseLoguru, parseWithRegex, type ServiceLine } from "./parse.ts";
-import { errorMessage } from "../errors.ts";
 import { sameEntries } from "../config/followed.ts";
 
 /** An error line kept as an example. */
@@ -46,32 +46,19 @@ export interface ServiceLogStats {
 }
 
 class Entry {
-  readonly follower: Follower;
+  /** Set by `start`, once the positions are loaded. */
+  poller!: TailPoller;
   readonly parse: (line: string) => ServiceLine | undefined;
   /** What this entry counted; `stats()` adds the follower's files and problem. */
   readonly stats: Omit<ServiceLogStats, "files" | "problem">;
-  timer?: ReturnType<typeof setTimeout>;
-  polling?: Promise<void>;
 
-  constructor(
-    readonly config: ServiceLogConfig,
-    positions: TailPosition[],
-    take: (e: Entry, b: TailBatch) => Promise<void>,
-    forget: (keys: string[]) => Promise<void>,
-  ) {
+  constructor(readonly config: ServiceLogConfig) {
     const re = config.regex;
     this.parse = config.format === "json"
       ? parseJsonLine
       : config.format === "regex" && re
       ? (l) => parseWithRegex(re, l)
       : parseLoguru;
-    this.follower = new Follower({
-      path: config.path,
-      maxLine: config.max_line,
-      positions,
-      take: (b) => take(this, b),
-      forget,
-    });
     this.stats = {
       name: config.name,
       path: config.path,
@@ -90,7 +77,6 @@ export class ServiceLogs implements Component {
   readonly #db: () => Kysely<Database>;
   readonly #logger: Logger;
   #entries: Entry[] = [];
-  #running = false;
   /** `file|level` -> lines since start, for the metrics. */
   readonly counters = new Map<string, number>();
   /** The newest examples, newest last. */
@@ -103,27 +89,25 @@ export class ServiceLogs implements Component {
   }
 
   async start(): Promise<void> {
-    this.#running = true;
     const entries: Entry[] = [];
     for (const c of this.#configs) {
-      const positions = await loadPositions(this.#db(), `service:${c.name}`);
-      entries.push(
-        new Entry(
-          c,
-          positions,
-          (e, b) => this.#take(e, b),
-          (keys) => forgetPositions(this.#db(), `service:${c.name}`, keys),
-        ),
-      );
+      const e = new Entry(c);
+      e.poller = await TailPoller.open({
+        source: `service:${c.name}`,
+        entry: c,
+        db: this.#db,
+        logger: this.#logger,
+        what: "service log",
+        take: (b) => this.#take(e, b),
+      });
+      entries.push(e);
     }
     this.#entries = entries;
-    for (const e of entries) this.#schedule(e, 0);
+    for (const e of entries) e.poller.start();
   }
 
   async stop(): Promise<void> {
-    this.#running = false;
-    for (const e of this.#entries) clearTimeout(e.timer);
-    await Promise.all(this.#entries.map((e) => e.polling));
+    await Promise.all(this.#entries.map((e) => e.poller.stop()));
   }
 
   async reload(config: Config): Promise<void> {
@@ -136,23 +120,9 @@ export class ServiceLogs implements Component {
   stats(): ServiceLogStats[] {
     return this.#entries.map((e) => ({
       ...e.stats,
-      files: e.follower.files(),
-      problem: e.follower.problem,
+      files: e.poller.follower.files(),
+      problem: e.poller.follower.problem,
     }));
-  }
-
-  #schedule(e: Entry, ms: number): void {
-    if (!this.#running) return;
-    e.timer = setTimeout(async () => {
-      e.polling = e.follower.poll().then(() => {}, (err) => {
-        this.#logger.warn("service log lines not stored; retrying", {
-          log: e.config.name,
-          err: errorMessage(err),
-        });
-      }).finally(() => e.polling = undefined);
-      await e.polling;
-      this.#schedule(e, e.config.poll_interval);
-    }, ms);
   }
 
   async #take(e: Entry, batch: TailBatch): Promise<void> {
