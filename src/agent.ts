@@ -141,6 +141,7 @@ export class Agent {
       schedulerLag: () => this.#scheduler.lag(),
       alerts: () => this.alerts,
       access: () => this.access,
+      accessConfigured: () => this.#config.access_logs.length > 0,
       serviceLogs: () => this.serviceLogs,
       backups: () => this.backups,
       logger: this.#logger,

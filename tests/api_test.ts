@@ -134,3 +134,49 @@ Deno.test("token comparison is exact", () => {
   assert.equal(safeEqual("abc", "abcd"), false);
   assert.equal(safeEqual("", ""), true);
 });
+
+Deno.test("/api/v1/access: 503 while configured access logs start, 409 when none are configured", async () => {
+  const { createStore } = await import("../src/store/store.ts");
+  const dir = await Deno.makeTempDir();
+  const logger = new Logger({ level: "error" });
+  const store = createStore({
+    url: `sqlite:${dir}/store.db`,
+    retention: 86_400_000,
+    max_size: 1e9,
+    blob_dir: `${dir}/blobs`,
+    inline_limit: 5 * 1024,
+  }, logger);
+  await store.start();
+  try {
+    const parsed = parseConfigText("probes: []\n", {});
+    if (!parsed.ok) throw new Error("defaults must parse");
+    let configured = true;
+    const app = createApp({
+      version: "test",
+      startedAt: Date.now(),
+      server: () => parsed.config.server,
+      board: new ProbeBoard(),
+      readiness: () => [],
+      store,
+      access: () => undefined,
+      accessConfigured: () => configured,
+      scrape: () => Promise.resolve(""),
+      logger,
+    });
+    const ask = () =>
+      app.fetch(new Request("http://127.0.0.1/api/v1/access"), {
+        remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
+      });
+    const starting = await ask();
+    assert.equal(starting.status, 503);
+    assert.equal(starting.headers.get("retry-after"), "1");
+    assert.match((await starting.json()).error.message, /starting/);
+    configured = false;
+    const none = await ask();
+    assert.equal(none.status, 409);
+    assert.match((await none.json()).error.message, /no access logs are configured/);
+  } finally {
+    await store.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -104,7 +104,14 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   if (deps.metrics) app.route("/", serviceRoutes({ metrics: deps.metrics }));
   app.route("/", alertRoutes({ alerts: deps.alerts ?? (() => undefined) }));
   if (deps.store) {
-    app.route("/", accessRoutes({ access: deps.access ?? (() => undefined), store: deps.store }));
+    app.route(
+      "/",
+      accessRoutes({
+        access: deps.access ?? (() => undefined),
+        configured: deps.accessConfigured,
+        store: deps.store,
+      }),
+    );
   }
   app.route("/", backupRoutes({ backups: deps.backups ?? (() => undefined) }));
   // The console (GET / and its pages), loaded on its first request.

@@ -47,6 +47,8 @@ export interface ApiDeps {
   alerts?: () => AlertEngine | undefined;
   /** The live access logs, when `access_logs:` has entries; without them `/api/v1/access` answers 409. */
   access?: () => AccessLogs | undefined;
+  /** Whether `access_logs:` has entries: while they start, `/api/v1/access` answers 503. */
+  accessConfigured?: () => boolean;
   /** The live service logs, when `service_logs:` has entries (a `/status` section). */
   serviceLogs?: () => ServiceLogs | undefined;
   /** The backup jobs, when `backups:` has entries (`/api/v1/backups`, a `/status` section). */

@@ -19,6 +19,8 @@ import { checkParams, ParamError, show, timeParam, withParams } from "../../quer
 /** What the access route reads: the live access logs (when `access_logs:` has entries) and the store. */
 export interface AccessRoutesDeps {
   access: () => AccessLogs | undefined;
+  /** Whether `access_logs:` has entries (the live logs may still be starting). */
+  configured?: () => boolean;
   store: Store;
   now?: () => number;
 }
@@ -33,6 +35,12 @@ export function accessRoutes(deps: AccessRoutesDeps): Hono<ApiEnv> {
   app.get("/api/v1/access", async (c) => {
     const access = deps.access();
     if (!access) {
+      if (deps.configured?.()) {
+        throw new HTTPException(503, {
+          message: "the access logs are starting; try again",
+          res: new Response(null, { headers: { "Retry-After": "1" } }),
+        });
+      }
       throw new HTTPException(409, { message: "no access logs are configured (access_logs)" });
     }
     const q = c.req.query();
