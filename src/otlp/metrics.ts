@@ -19,7 +19,8 @@ import type {
 } from "./metric_points.ts";
 import { encodeResponse, requestObject, SERVICES } from "./proto.ts";
 import { attributes, eachItem, int, list, nanos, obj, OtlpError, Refusals, str } from "./values.ts";
-import { checkBuckets, decodeMetricsWire, temporalityOf, WireError } from "./metrics_wire.ts";
+import { checkBuckets, decodeMetricsWire, temporalityOf } from "./metrics_wire.ts";
+import { WireError } from "./protobuf_reader.ts";
 import { ShapeError } from "../wire_shape.ts";
 
 const NESTING = { resource: "resourceMetrics", scope: "scopeMetrics", items: "metrics" };
