@@ -7,7 +7,7 @@
  */
 
 import type { Config, ProbeConfig } from "./config/schema.ts";
-import type { Component } from "./component.ts";
+import { type Component, lazyComponent } from "./component.ts";
 import type { HostPort } from "./config/reader.ts";
 import type { Logger, LogSink } from "./log/logger.ts";
 import { LogComponent } from "./log/log_component.ts";
@@ -227,19 +227,14 @@ export class Agent {
       await access.start();
       this.access = access;
     };
-    return {
+    return lazyComponent({
       name: "access_logs",
-      start: async () => {
-        if (this.#config.access_logs.length) await load(this.#config);
-      },
-      stop: async () => {
-        await this.access?.stop();
-      },
-      reload: async (config) => {
-        if (this.access) await this.access.reload(config);
-        else if (config.access_logs.length) await load(config);
-      },
-    };
+      config: () => this.#config,
+      wanted: (c) => c.access_logs.length > 0,
+      load,
+      current: () => this.access,
+      reload: (access, c) => access.reload(c),
+    });
   }
 
   /** Log-directory housekeeping as a component, loaded when `housekeeping:` has entries. */
@@ -261,19 +256,14 @@ export class Agent {
       });
       freed.addCallback((o) => o.observe(k.stats().bytesFreed));
     };
-    return {
+    return lazyComponent({
       name: "housekeeping",
-      start: async () => {
-        if (this.#config.housekeeping.length) await load(this.#config);
-      },
-      stop: async () => {
-        await keeper?.stop();
-      },
-      reload: async (config) => {
-        if (keeper) await keeper.reload(config);
-        else if (config.housekeeping.length) await load(config);
-      },
-    };
+      config: () => this.#config,
+      wanted: (c) => c.housekeeping.length > 0,
+      load,
+      current: () => keeper,
+      reload: (k, c) => k.reload(c),
+    });
   }
 
   /** The live service logs as a component, loaded when `service_logs:` has entries. */
@@ -298,19 +288,14 @@ export class Agent {
         }
       });
     };
-    return {
+    return lazyComponent({
       name: "service_logs",
-      start: async () => {
-        if (this.#config.service_logs.length) await load(this.#config);
-      },
-      stop: async () => {
-        await this.serviceLogs?.stop();
-      },
-      reload: async (config) => {
-        if (this.serviceLogs) await this.serviceLogs.reload(config);
-        else if (config.service_logs.length) await load(config);
-      },
-    };
+      config: () => this.#config,
+      wanted: (c) => c.service_logs.length > 0,
+      load,
+      current: () => this.serviceLogs,
+      reload: (logs, c) => logs.reload(c),
+    });
   }
 
   /**
@@ -355,19 +340,14 @@ export class Agent {
         }
       }, [last, duration, size, failures]);
     };
-    return {
+    return lazyComponent({
       name: "backups",
-      start: async () => {
-        if (this.#config.backups.length) await load(this.#config);
-      },
-      stop: async () => {
-        await this.backups?.stop();
-      },
-      reload: async (config) => {
-        if (this.backups) await this.backups.reload(config.backups);
-        else if (config.backups.length) await load(config);
-      },
-    };
+      config: () => this.#config,
+      wanted: (c) => c.backups.length > 0,
+      load,
+      current: () => this.backups,
+      reload: (jobs, c) => jobs.reload(c.backups),
+    });
   }
 
   /** The access logs' counts as `nginx_http_requests_total` and `nginx_http_response_bytes_total`. */
@@ -414,25 +394,20 @@ export class Agent {
       await engine.start();
       this.alerts = engine;
     };
-    return {
+    return lazyComponent({
       name: "alerts",
-      start: async () => {
-        if (wanted(this.#config)) await load(this.#config);
-      },
-      stop: async () => {
-        await this.alerts?.stop();
-      },
-      reload: async (config) => {
-        if (this.alerts) await this.alerts.reload(config);
-        else if (wanted(config)) await load(config);
-      },
+      config: () => this.#config,
+      wanted,
+      load,
+      current: () => this.alerts,
+      reload: (engine, c) => engine.reload(c),
       readiness: () => {
         const failing = this.alerts?.stats().failing_rules ?? [];
         return failing.length
           ? `${failing.length} alert rules not evaluated (${failing[0].rule}: ${failing[0].error})`
           : undefined;
       },
-    };
+    });
   }
 
   /** Alerts by state, rule and severity; notifications by channel and result. */
