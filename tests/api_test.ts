@@ -5,6 +5,7 @@ import { parseConfigText } from "../src/config/load.ts";
 import type { ServerConfig } from "../src/config/schema.ts";
 import { Logger } from "../src/log/logger.ts";
 import { ProbeBoard } from "../src/probe/board.ts";
+import { startTestStore } from "./support/store.ts";
 
 /** Serve the real app on a loopback port with the given server settings. */
 function serve(server: Partial<ServerConfig>) {
@@ -136,17 +137,9 @@ Deno.test("token comparison is exact", () => {
 });
 
 Deno.test("/api/v1/access: 503 while configured access logs start, 409 when none are configured", async () => {
-  const { createStore } = await import("../src/store/store.ts");
   const dir = await Deno.makeTempDir();
   const logger = new Logger({ level: "error" });
-  const store = createStore({
-    url: `sqlite:${dir}/store.db`,
-    retention: 86_400_000,
-    max_size: 1e9,
-    blob_dir: `${dir}/blobs`,
-    inline_limit: 5 * 1024,
-  }, logger);
-  await store.start();
+  const store = await startTestStore(dir, logger);
   try {
     const parsed = parseConfigText("probes: []\n", {});
     if (!parsed.ok) throw new Error("defaults must parse");

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createApp } from "../src/api/app.ts";
 import { Logger } from "../src/log/logger.ts";
-import { createStore, type Store } from "../src/store/store.ts";
+import type { Store } from "../src/store/store.ts";
 import { ProbeBoard } from "../src/probe/board.ts";
 import { parseConfigText } from "../src/config/load.ts";
 import { pickLang } from "../src/console/i18n.ts";
@@ -17,6 +17,7 @@ import { isConsolePath } from "../src/console/paths.ts";
 import { ASSETS, SCRIPT, STYLE } from "../src/console/assets.ts";
 import { chatRun, errorRun, smallRun } from "./fixtures/workflow.ts";
 import { tempDir } from "./support/agent.ts";
+import { startTestStore } from "./support/store.ts";
 
 const LOOPBACK = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 } };
 const REMOTE = { remoteAddr: { transport: "tcp", hostname: "10.1.2.3", port: 50000 } };
@@ -30,14 +31,7 @@ async function consoleApp(dir: string, server = "") {
   );
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
   const logger = new Logger({ level: "error" });
-  const store: Store = createStore({
-    url: `sqlite:${dir}/store.db`,
-    retention: 86_400_000,
-    max_size: 1e9,
-    blob_dir: `${dir}/blobs`,
-    inline_limit: 5 * 1024,
-  }, logger);
-  await store.start();
+  const store: Store = await startTestStore(dir, logger);
   const board = new ProbeBoard();
   board.sync(parsed.config.probes);
   const app = createApp({
