@@ -119,7 +119,12 @@ async function grpcCallOnce(
   options: GrpcCallOptions,
   host: string,
 ): Promise<GrpcAnswer> {
-  const channelOptions: grpc.ChannelOptions = { "grpc.max_send_message_length": -1 };
+  const channelOptions: grpc.ChannelOptions = {
+    "grpc.max_send_message_length": -1,
+    // Its own connections, shut with the client: grpc-js's shared pool keeps them, and their
+    // reconnect timers, past the test that made them.
+    "grpc.use_local_subchannel_pool": 1,
+  };
   if (options.gzip) channelOptions["grpc.default_compression_algorithm"] = 2;
   const client = new grpc.Client(
     `${host.includes(":") ? `[${host}]` : host}:${port}`,
