@@ -240,6 +240,34 @@ Deno.test("access-log report --jobs 3: workers' parts absorbed in order give the
   assert.deepEqual(parallelTop, sequentialTop);
 });
 
+Deno.test("access-log report of one .gz file or stdin, its lines handed to workers in turn: the same counts as one pass", async () => {
+  await using logs = await makeLogs();
+  const bgz = join(logs.dir, "b.log.gz");
+  const a = join(logs.dir, "a.log");
+  // Counts, not samples: a streamed worker's samples are the first of its share.
+  const counts = (r: AccessReport) => ({
+    lines: { ...r.lines, unparsed_samples: r.lines.unparsed_samples.length },
+    requests: r.requests,
+    bytes: r.bytes,
+    visitors: r.visitors,
+    statuses: r.statuses,
+    methods: r.methods,
+    routes: r.routes,
+    hours: r.hours,
+    bursts: r.bursts,
+    user_agents: r.top.user_agents,
+    suspicious: r.suspicious.map((g) => [g.reason, g.requests, g.clients]),
+  });
+  const one = await ourReport([bgz], undefined, ["--jobs", "1"]);
+  const three = await ourReport([bgz], undefined, ["--jobs", "3"]);
+  assert.equal(three.requests, 20_000);
+  assert.deepEqual(counts(three), counts(one));
+  const piped = await ourReport(["-"], a, ["--jobs", "2"]);
+  const whole = await ourReport([a], undefined, ["--jobs", "1"]);
+  assert.equal(piped.lines.unparsed, GARBAGE.length, "no line cut at a chunk's edge");
+  assert.deepEqual(counts(piped), counts(whole));
+});
+
 Deno.test("access-log report --format text and html through the command", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "astron-watch-access-formats-" });
   try {

@@ -10,7 +10,7 @@
  */
 
 import { AccessAggregate, type AggregateOptions, type AggregateState } from "./aggregate.ts";
-import { compileLogFormat, emptyLine } from "./log_format.ts";
+import { compileLogFormat, emptyLine, type LineParser } from "./log_format.ts";
 import { readFrom } from "../tail/follower.ts";
 import { LineSplitter } from "../tail/lines.ts";
 import type { AccessReport } from "./report_schema.ts";
@@ -45,14 +45,17 @@ export interface Segment {
   end: number;
 }
 
-/** What a report worker is sent. */
-export interface WorkerJob {
-  segments: Segment[];
-  options: AggregateOptions & { format: string; maxLine?: number };
-}
+/** What the counting needs: the aggregate's options, the `log_format` text and the longest line. */
+export type CountOptions = AggregateOptions & { format: string; maxLine?: number };
 
-/** What a report worker posts back. */
-export type WorkerReply = { state: AggregateState } | { error: string };
+/** What a report worker is sent: its part of the input, or a stream of chunks to come. */
+export type WorkerJob = { segments: Segment[]; options: CountOptions } | { stream: CountOptions };
+
+/** What a streamed worker is sent after its job: whole lines, then the end. */
+export type StreamMessage = { chunk: Uint8Array } | { end: true };
+
+/** What a report worker posts back: its state at the end, `ack` for each chunk taken, or why it failed. */
+export type WorkerReply = { state: AggregateState } | { ack: true } | { error: string };
 
 /** Read every file and build the report. Throws on an unreadable file or a bad format (its message names it). */
 export async function buildReport(o: ReportOptions): Promise<AccessReport> {
@@ -71,7 +74,9 @@ export async function buildReport(o: ReportOptions): Promise<AccessReport> {
   const agg = new AccessAggregate(options);
   const jobs = jobsFor(o.jobs, segments);
   if (jobs <= 1) await aggregateSegments(segments, options, agg);
-  else {
+  else if (segments.length === 1 && isStream(segments[0])) {
+    for (const s of await streamToWorkers(segments[0], options, jobs)) agg.absorb(s);
+  } else {
     const parts = await divide(segments, jobs);
     const states = await Promise.all(parts.map((p) => runWorker({ segments: p, options })));
     for (const s of states) agg.absorb(s);
@@ -79,39 +84,188 @@ export async function buildReport(o: ReportOptions): Promise<AccessReport> {
   return agg.report(o.files, o.format);
 }
 
+/** Lines counted into an aggregate: bytes in (a line splitter per input), requests counted. */
+export class LineCounter {
+  readonly agg: AccessAggregate;
+  readonly #parser: LineParser;
+  readonly #line = emptyLine();
+  readonly #maxLine: number;
+  #splitter: LineSplitter;
+
+  constructor(o: CountOptions, agg = new AccessAggregate(o)) {
+    this.agg = agg;
+    const compiled = compileLogFormat(o.format);
+    if (!compiled.ok) throw new Error(compiled.error);
+    this.#parser = compiled.parser;
+    this.#maxLine = o.maxLine ?? 16 * 1024;
+    this.#splitter = new LineSplitter(this.#maxLine);
+  }
+
+  /** The next bytes of the input being read. */
+  push(bytes: Uint8Array): void {
+    this.#take(this.#splitter.push(bytes).lines);
+  }
+
+  /** The input ended: its last line, and its cut and binary lines counted. */
+  endInput(): void {
+    this.#take(this.#splitter.end());
+    this.agg.lines.cut += this.#splitter.cut;
+    this.agg.lines.binary += this.#splitter.binary;
+    this.#splitter = new LineSplitter(this.#maxLine);
+  }
+
+  #take(lines: string[]): void {
+    const line = this.#line;
+    for (const l of lines) {
+      if (l === "") continue;
+      if (this.#parser.parse(l, line)) this.agg.add(line, l);
+      else this.agg.unparsed(l);
+    }
+  }
+}
+
 /** Count `segments`, in order, into `agg` (a new one when not given). */
 export async function aggregateSegments(
   segments: readonly Segment[],
-  o: WorkerJob["options"],
+  o: CountOptions,
   agg = new AccessAggregate(o),
 ): Promise<AccessAggregate> {
-  const compiled = compileLogFormat(o.format);
-  if (!compiled.ok) throw new Error(compiled.error);
-  const parser = compiled.parser;
-  const line = emptyLine();
-  const take = (lines: string[]) => {
-    for (const l of lines) {
-      if (l === "") continue;
-      if (parser.parse(l, line)) agg.add(line, l);
-      else agg.unparsed(l);
-    }
-  };
+  const counter = new LineCounter(o, agg);
   for (const s of segments) {
-    const splitter = new LineSplitter(o.maxLine ?? 16 * 1024);
-    for await (const chunk of chunks(s)) take(splitter.push(chunk).lines);
-    take(splitter.end());
-    agg.lines.cut += splitter.cut;
-    agg.lines.binary += splitter.binary;
+    for await (const chunk of chunks(s)) counter.push(chunk);
+    counter.endInput();
   }
   return agg;
 }
 
 function jobsFor(asked: number | undefined, segments: Segment[]): number {
-  if (segments.some((s) => s.file === "-")) return 1;
+  const alone = segments.length === 1;
+  // Stdin among other files is read in this thread; alone, its size is unknown: assume large.
+  if (!alone && segments.some((s) => s.file === "-")) return 1;
   if (asked !== undefined) return Math.max(1, Math.floor(asked));
-  const bytes = segments.reduce((n, s) => n + weight(s), 0);
+  const bytes = segments[0]?.file === "-" && alone
+    ? Infinity
+    : segments.reduce((n, s) => n + weight(s), 0);
   if (bytes < PARALLEL_MIN) return 1;
   return Math.max(1, Math.min(MAX_JOBS, navigator.hardwareConcurrency || 1));
+}
+
+/** Stdin or a `.gz` file: read (and decompressed) in one place, in order. */
+function isStream(s: Segment): boolean {
+  return s.file === "-" || s.gz;
+}
+
+/** Lines sent to a streamed worker at a time, about. */
+const STREAM_CHUNK = 1024 * 1024;
+/** Chunks a streamed worker may hold before the reader waits for it. */
+const STREAM_WINDOW = 2;
+
+/**
+ * A stream (stdin, a `.gz` file) read in this thread and its whole lines
+ * handed out in chunks of about {@linkcode STREAM_CHUNK} to `jobs` workers
+ * in turn, each holding at most {@linkcode STREAM_WINDOW} at a time (the
+ * reader waits for them, so memory stays bounded). Each worker's state, in
+ * worker order: counts are exact; samples and examples are the first of
+ * each worker's share, not of the whole stream.
+ */
+async function streamToWorkers(
+  s: Segment,
+  options: CountOptions,
+  jobs: number,
+): Promise<AggregateState[]> {
+  const workers = Array.from({ length: jobs }, () => new StreamWorker(options));
+  try {
+    let next = 0;
+    let pending: Uint8Array[] = [];
+    let size = 0;
+    const send = async (bytes: Uint8Array) => {
+      if (bytes.length) await workers[next++ % jobs].send(bytes);
+    };
+    for await (const piece of chunks(s)) {
+      pending.push(piece);
+      size += piece.length;
+      if (size < STREAM_CHUNK) continue;
+      const data = join(pending, size);
+      // Whole lines only; a line longer than 16 chunks goes as it is (the worker cuts it).
+      const nl = data.lastIndexOf(10);
+      const cut = nl >= 0 ? nl + 1 : size >= 16 * STREAM_CHUNK ? size : 0;
+      await send(data.subarray(0, cut));
+      pending = cut < size ? [data.slice(cut)] : [];
+      size -= cut;
+    }
+    await send(join(pending, size));
+    return await Promise.all(workers.map((w) => w.finish()));
+  } finally {
+    for (const w of workers) w.terminate();
+  }
+}
+
+function join(parts: Uint8Array[], size: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) (out.set(p, at), at += p.length);
+  return out;
+}
+
+/** A worker counting the chunks it is sent, a few at a time. */
+class StreamWorker {
+  readonly #worker = new Worker(new URL("./report_worker.ts", import.meta.url), {
+    type: "module",
+  });
+  #inFlight = 0;
+  #waiting: (() => void)[] = [];
+  #failed?: Error;
+  readonly #state: Promise<AggregateState>;
+
+  constructor(options: CountOptions) {
+    this.#state = new Promise<AggregateState>((resolve, reject) => {
+      const fail = (err: Error) => {
+        this.#failed ??= err;
+        for (const wake of this.#waiting.splice(0)) wake();
+        reject(this.#failed);
+      };
+      this.#worker.onmessage = (e: MessageEvent<WorkerReply>) => {
+        const m = e.data;
+        if ("ack" in m) {
+          this.#inFlight--;
+          this.#waiting.shift()?.();
+        } else if ("state" in m) resolve(m.state);
+        else fail(new Error(m.error));
+      };
+      this.#worker.onmessageerror = () =>
+        fail(new Error("a report worker's answer could not be read"));
+      this.#worker.onerror = (e) => {
+        e.preventDefault();
+        fail(new Error(e.message));
+      };
+    });
+    this.#state.catch(() => {}); // surfaced by send or finish
+    this.#worker.postMessage({ stream: options } satisfies WorkerJob);
+  }
+
+  /** Hand over whole lines (the buffer is transferred); waits while the worker holds its window. */
+  async send(bytes: Uint8Array): Promise<void> {
+    while (this.#inFlight >= STREAM_WINDOW && !this.#failed) {
+      await new Promise<void>((r) => this.#waiting.push(r));
+    }
+    if (this.#failed) throw this.#failed;
+    this.#inFlight++;
+    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+      ? bytes
+      : bytes.slice();
+    this.#worker.postMessage({ chunk: own } satisfies StreamMessage, [own.buffer as ArrayBuffer]);
+  }
+
+  /** No more lines: the worker's state. */
+  finish(): Promise<AggregateState> {
+    if (!this.#failed) this.#worker.postMessage({ end: true } satisfies StreamMessage);
+    return this.#state;
+  }
+
+  terminate(): void {
+    this.#worker.terminate();
+  }
 }
 
 async function wholeFile(file: string): Promise<Segment> {
@@ -185,8 +339,9 @@ function runWorker(job: WorkerJob): Promise<AggregateState> {
   return new Promise<AggregateState>((resolve, reject) => {
     worker.onmessage = (e: MessageEvent<WorkerReply>) => {
       worker.terminate();
-      if ("error" in e.data) reject(new Error(e.data.error));
-      else resolve(e.data.state);
+      const m = e.data;
+      if ("state" in m) resolve(m.state);
+      else reject(new Error("error" in m ? m.error : "a report worker answered out of turn"));
     };
     worker.onmessageerror = () => {
       worker.terminate();
