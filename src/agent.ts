@@ -140,6 +140,7 @@ export class Agent {
       otlpStats: () => this.otlpReceiver.stats(),
       schedulerLag: () => this.#scheduler.lag(),
       alerts: () => this.alerts,
+      alertsConfigured: () => alertsWanted(this.#config),
       access: () => this.access,
       accessConfigured: () => this.#config.access_logs.length > 0,
       serviceLogs: () => this.serviceLogs,
@@ -377,8 +378,6 @@ export class Agent {
    * has rules or channels (at start, or at the first reload that adds them).
    */
   #alertsComponent(): Component {
-    const wanted = (c: Config) =>
-      c.alerts.rules.length > 0 || Object.keys(c.alerts.channels).length > 0;
     const load = async (config: Config) => {
       const { AlertEngine } = await import("./alerts/engine.ts");
       const engine = new AlertEngine({
@@ -397,7 +396,7 @@ export class Agent {
     return lazyComponent({
       name: "alerts",
       config: () => this.#config,
-      wanted,
+      wanted: alertsWanted,
       load,
       current: () => this.alerts,
       reload: (engine, c) => engine.reload(c),
@@ -697,4 +696,9 @@ export class Agent {
       return { ...p, url: url.href };
     });
   }
+}
+
+/** Whether the config asks for the alert engine: rules, or channels to test. */
+function alertsWanted(c: Config): boolean {
+  return c.alerts.rules.length > 0 || Object.keys(c.alerts.channels).length > 0;
 }

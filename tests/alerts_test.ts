@@ -219,6 +219,8 @@ Deno.test("alerts: a silence made through the API holds the notification; ending
   );
   const agent = await spawnAgent({ config: `${dir.path}/c.yaml` });
   try {
+    // The API listens before the alert engine has started (it answers 503 until then).
+    await agent.waitForLine((l) => l.msg === "started");
     const auth = { authorization: "Bearer tok", "content-type": "application/json" };
     const bad = await agent.fetch("/api/v1/silences", {
       method: "POST",

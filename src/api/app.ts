@@ -102,7 +102,10 @@ export function createApp(deps: ApiDeps): Hono<ApiEnv> {
   );
 
   if (deps.metrics) app.route("/", serviceRoutes({ metrics: deps.metrics }));
-  app.route("/", alertRoutes({ alerts: deps.alerts ?? (() => undefined) }));
+  app.route(
+    "/",
+    alertRoutes({ alerts: deps.alerts ?? (() => undefined), configured: deps.alertsConfigured }),
+  );
   if (deps.store) {
     app.route(
       "/",

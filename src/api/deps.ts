@@ -45,6 +45,8 @@ export interface ApiDeps {
   otlpStats?: () => OtlpReceiverStats;
   /** The alert engine, when `alerts:` has rules; without it the alert routes answer empty lists and 409. */
   alerts?: () => AlertEngine | undefined;
+  /** Whether `alerts:` asks for the engine: while it starts, the alert routes that need it answer 503. */
+  alertsConfigured?: () => boolean;
   /** The live access logs, when `access_logs:` has entries; without them `/api/v1/access` answers 409. */
   access?: () => AccessLogs | undefined;
   /** Whether `access_logs:` has entries: while they start, `/api/v1/access` answers 503. */

@@ -19,6 +19,8 @@ import { checkParams, ParamError, show, timeParam, withParams } from "../../quer
 /** What the alert routes read: the engine, when `alerts:` has rules. */
 export interface AlertRoutesDeps {
   alerts: () => AlertEngine | undefined;
+  /** Whether `alerts:` asks for the engine (it may still be starting). */
+  configured?: () => boolean;
   now?: () => number;
 }
 
@@ -43,8 +45,14 @@ export function alertRoutes(deps: AlertRoutesDeps): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   const engine = () => {
     const e = deps.alerts();
-    if (!e) throw new HTTPException(409, { message: "no alerts are configured (alerts.rules)" });
-    return e;
+    if (e) return e;
+    if (deps.configured?.()) {
+      throw new HTTPException(503, {
+        message: "the alert engine is starting; try again",
+        res: new Response(null, { headers: { "Retry-After": "1" } }),
+      });
+    }
+    throw new HTTPException(409, { message: "no alerts are configured (alerts.rules)" });
   };
 
   app.get("/api/v1/alerts", (c) => {
