@@ -136,7 +136,7 @@ Deno.test("token comparison is exact", () => {
   assert.equal(safeEqual("", ""), true);
 });
 
-Deno.test("/api/v1/access: 503 while configured access logs start, 409 when none are configured", async () => {
+Deno.test("an optional part's routes: 503 while it starts, 409 when it is not configured", async (t) => {
   const dir = await Deno.makeTempDir();
   const logger = new Logger({ level: "error" });
   const store = await startTestStore(dir, logger);
@@ -153,52 +153,35 @@ Deno.test("/api/v1/access: 503 while configured access logs start, 409 when none
       store,
       access: () => undefined,
       accessConfigured: () => configured,
+      alerts: () => undefined,
+      alertsConfigured: () => configured,
       scrape: () => Promise.resolve(""),
       logger,
     });
-    const ask = () =>
-      app.fetch(new Request("http://127.0.0.1/api/v1/access"), {
-        remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
+    for (
+      const [path, missing] of [
+        ["/api/v1/access", /no access logs are configured/],
+        ["/api/v1/alerts/history", /no alerts are configured/],
+      ] as const
+    ) {
+      await t.step(path, async () => {
+        const ask = () =>
+          app.fetch(new Request(`http://127.0.0.1${path}`), {
+            remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
+          });
+        configured = true;
+        const starting = await ask();
+        assert.equal(starting.status, 503);
+        assert.equal(starting.headers.get("retry-after"), "1");
+        assert.match((await starting.json()).error.message, /starting/);
+        configured = false;
+        const none = await ask();
+        assert.equal(none.status, 409);
+        assert.match((await none.json()).error.message, missing);
       });
-    const starting = await ask();
-    assert.equal(starting.status, 503);
-    assert.equal(starting.headers.get("retry-after"), "1");
-    assert.match((await starting.json()).error.message, /starting/);
-    configured = false;
-    const none = await ask();
-    assert.equal(none.status, 409);
-    assert.match((await none.json()).error.message, /no access logs are configured/);
+    }
   } finally {
     await store.stop();
     await Deno.remove(dir, { recursive: true });
   }
-});
-
-Deno.test("/api/v1/alerts/history: 503 while a configured alert engine starts, 409 when alerts are not configured", async () => {
-  const parsed = parseConfigText("probes: []\n", {});
-  if (!parsed.ok) throw new Error("defaults must parse");
-  let configured = true;
-  const app = createApp({
-    version: "test",
-    startedAt: Date.now(),
-    server: () => parsed.config.server,
-    board: new ProbeBoard(),
-    readiness: () => [],
-    alerts: () => undefined,
-    alertsConfigured: () => configured,
-    scrape: () => Promise.resolve(""),
-    logger: new Logger({ level: "error" }),
-  });
-  const ask = () =>
-    app.fetch(new Request("http://127.0.0.1/api/v1/alerts/history"), {
-      remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
-    });
-  const starting = await ask();
-  assert.equal(starting.status, 503);
-  assert.equal(starting.headers.get("retry-after"), "1");
-  assert.match((await starting.json()).error.message, /starting/);
-  configured = false;
-  const none = await ask();
-  assert.equal(none.status, 409);
-  assert.match((await none.json()).error.message, /no alerts are configured/);
 });

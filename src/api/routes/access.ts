@@ -11,6 +11,7 @@
 
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { loadedPart } from "../optional_part.ts";
 import type { ApiEnv } from "../env.ts";
 import type { AccessLogs } from "../../access/live.ts";
 import type { Store } from "../../store/store.ts";
@@ -33,16 +34,14 @@ export function accessRoutes(deps: AccessRoutesDeps): Hono<ApiEnv> {
   const now = deps.now ?? Date.now;
   const app = new Hono<ApiEnv>();
   app.get("/api/v1/access", async (c) => {
-    const access = deps.access();
-    if (!access) {
-      if (deps.configured?.()) {
-        throw new HTTPException(503, {
-          message: "the access logs are starting; try again",
-          res: new Response(null, { headers: { "Retry-After": "1" } }),
-        });
-      }
-      throw new HTTPException(409, { message: "no access logs are configured (access_logs)" });
-    }
+    const access = loadedPart(
+      deps.access(),
+      deps.configured,
+      {
+        starting: "the access logs are starting; try again",
+        missing: "no access logs are configured (access_logs)",
+      },
+    );
     const q = c.req.query();
     const t = now();
     const parsed = withParams(() => {

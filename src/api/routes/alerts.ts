@@ -9,6 +9,7 @@
 
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { loadedPart } from "../optional_part.ts";
 import type { ApiEnv } from "../env.ts";
 import type { AlertEngine } from "../../alerts/engine.ts";
 import { parseSilence } from "../../alerts/silence_input.ts";
@@ -43,17 +44,15 @@ export function silenceView(s: Silence) {
 export function alertRoutes(deps: AlertRoutesDeps): Hono<ApiEnv> {
   const now = deps.now ?? Date.now;
   const app = new Hono<ApiEnv>();
-  const engine = () => {
-    const e = deps.alerts();
-    if (e) return e;
-    if (deps.configured?.()) {
-      throw new HTTPException(503, {
-        message: "the alert engine is starting; try again",
-        res: new Response(null, { headers: { "Retry-After": "1" } }),
-      });
-    }
-    throw new HTTPException(409, { message: "no alerts are configured (alerts.rules)" });
-  };
+  const engine = () =>
+    loadedPart(
+      deps.alerts(),
+      deps.configured,
+      {
+        starting: "the alert engine is starting; try again",
+        missing: "no alerts are configured (alerts.rules)",
+      },
+    );
 
   app.get("/api/v1/alerts", (c) => {
     const q = c.req.query();
