@@ -173,7 +173,7 @@ async function streamToWorkers(
   options: CountOptions,
   jobs: number,
 ): Promise<AggregateState[]> {
-  const workers = Array.from({ length: jobs }, () => new StreamWorker(options));
+  const workers = Array.from({ length: jobs }, () => new ReportWorker({ stream: options }));
   try {
     let next = 0;
     let pending: Uint8Array[] = [];
@@ -208,8 +208,11 @@ function join(parts: Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
-/** A worker counting the chunks it is sent, a few at a time. */
-class StreamWorker {
+/**
+ * A report worker: given its part of the input, or given a stream job and
+ * then sent chunks of whole lines, a few at a time.
+ */
+class ReportWorker {
   readonly #worker = new Worker(new URL("./report_worker.ts", import.meta.url), {
     type: "module",
   });
@@ -217,8 +220,10 @@ class StreamWorker {
   #waiting: (() => void)[] = [];
   #failed?: Error;
   readonly #state: Promise<AggregateState>;
+  readonly #streamed: boolean;
 
-  constructor(options: CountOptions) {
+  constructor(job: WorkerJob) {
+    this.#streamed = "stream" in job;
     this.#state = new Promise<AggregateState>((resolve, reject) => {
       const fail = (err: Error) => {
         this.#failed ??= err;
@@ -241,7 +246,7 @@ class StreamWorker {
       };
     });
     this.#state.catch(() => {}); // surfaced by send or finish
-    this.#worker.postMessage({ stream: options } satisfies WorkerJob);
+    this.#worker.postMessage(job);
   }
 
   /** Hand over whole lines (the buffer is transferred); waits while the worker holds its window. */
@@ -257,9 +262,11 @@ class StreamWorker {
     this.#worker.postMessage({ chunk: own } satisfies StreamMessage, [own.buffer as ArrayBuffer]);
   }
 
-  /** No more lines: the worker's state. */
+  /** The worker's state, once its part is counted (a streamed worker is told no more lines come). */
   finish(): Promise<AggregateState> {
-    if (!this.#failed) this.#worker.postMessage({ end: true } satisfies StreamMessage);
+    if (this.#streamed && !this.#failed) {
+      this.#worker.postMessage({ end: true } satisfies StreamMessage);
+    }
     return this.#state;
   }
 
@@ -334,26 +341,14 @@ async function lineStart(file: string, pos: number, end: number): Promise<number
   return end;
 }
 
-function runWorker(job: WorkerJob): Promise<AggregateState> {
-  const worker = new Worker(new URL("./report_worker.ts", import.meta.url), { type: "module" });
-  return new Promise<AggregateState>((resolve, reject) => {
-    worker.onmessage = (e: MessageEvent<WorkerReply>) => {
-      worker.terminate();
-      const m = e.data;
-      if ("state" in m) resolve(m.state);
-      else reject(new Error("error" in m ? m.error : "a report worker answered out of turn"));
-    };
-    worker.onmessageerror = () => {
-      worker.terminate();
-      reject(new Error("a report worker's answer could not be read"));
-    };
-    worker.onerror = (e) => {
-      e.preventDefault();
-      worker.terminate();
-      reject(new Error(e.message));
-    };
-    worker.postMessage(job);
-  });
+/** Count one part of the input in a worker of its own. */
+async function runWorker(job: WorkerJob): Promise<AggregateState> {
+  const worker = new ReportWorker(job);
+  try {
+    return await worker.finish();
+  } finally {
+    worker.terminate();
+  }
 }
 
 async function* chunks(s: Segment): AsyncGenerator<Uint8Array> {
