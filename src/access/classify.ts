@@ -8,7 +8,7 @@
  */
 
 import type { RouteFamily } from "../config/access_logs.ts";
-import { hash53, hash53WithoutDigits } from "./hash53.ts";
+import { hash53, hash53WithoutDigits, slotOf } from "./hash53.ts";
 
 /**
  * The route family of a path, first match wins; `other` when none does.
@@ -34,20 +34,14 @@ export class RouteClassifier {
   /** The family of `path`; `hash` is its `hash53` when the caller has it. */
   route(path: string, hash = hash53(path)): string {
     const h = hash || 1;
-    const mask = this.#hashes.length - 1;
-    let i = (h >>> 0) & mask;
-    for (;;) {
-      const v = this.#hashes[i];
-      if (v === h) return this.#names[this.#family[i]];
-      if (v === 0) break;
-      i = (i + 1) & mask;
-    }
+    let i = slotOf(this.#hashes, h);
+    if (this.#hashes[i] === h) return this.#names[this.#family[i]];
     let f = this.#routes.findIndex((r) => r.patterns.some((p) => p.test(path)));
     if (f < 0) f = this.#routes.length;
     if (this.#size * 2 >= this.#hashes.length) {
       this.#hashes.fill(0);
       this.#size = 0;
-      i = (h >>> 0) & mask;
+      i = slotOf(this.#hashes, h);
     }
     this.#hashes[i] = h;
     this.#family[i] = f;

@@ -93,13 +93,28 @@ function finish(h1: number, h2: number): number {
 }
 
 /**
+ * The slot of `h` (a nonzero {@linkcode hash53}) in an open-addressing table
+ * of such hashes (`hashes.length` a power of two, 0 marking an empty slot,
+ * linear probing from its low 32 bits, the well-mixed lane): where it is,
+ * or the empty slot where it goes. The table must have an empty slot.
+ */
+export function slotOf(hashes: Float64Array, h: number): number {
+  const mask = hashes.length - 1;
+  let i = (h >>> 0) & mask;
+  for (;;) {
+    const v = hashes[i];
+    if (v === h || v === 0) return i;
+    i = (i + 1) & mask;
+  }
+}
+
+/**
  * A set of {@linkcode hash53} values in one Float64Array (open addressing,
  * linear probing, at most half full): 16 bytes or less per member and no
  * object per member, where a `Set<number>` of such values boxes each one.
  */
 export class Hash53Set {
   #slots = new Float64Array(1024);
-  #mask = 1023;
   /** The members counted. */
   size = 0;
   /** Whether 0 (which marks an empty slot) is a member. */
@@ -114,13 +129,8 @@ export class Hash53Set {
       return true;
     }
     const slots = this.#slots;
-    let i = (h >>> 0) & this.#mask; // the low 32 bits are the well-mixed lane
-    for (;;) {
-      const v = slots[i];
-      if (v === h) return false;
-      if (v === 0) break;
-      i = (i + 1) & this.#mask;
-    }
+    const i = slotOf(slots, h);
+    if (slots[i] === h) return false;
     slots[i] = h;
     if (++this.size * 2 > slots.length) this.#grow();
     return true;
@@ -129,16 +139,11 @@ export class Hash53Set {
   #grow(): void {
     const old = this.#slots;
     const slots = new Float64Array(old.length * 2);
-    const mask = slots.length - 1;
     for (let j = 0; j < old.length; j++) {
       const h = old[j];
-      if (h === 0) continue;
-      let i = (h >>> 0) & mask;
-      while (slots[i] !== 0) i = (i + 1) & mask;
-      slots[i] = h;
+      if (h !== 0) slots[slotOf(slots, h)] = h;
     }
     this.#slots = slots;
-    this.#mask = mask;
   }
 
   /** Every member, in no order (0 last when it is one). */

@@ -16,7 +16,7 @@
  */
 
 import type { TopEntry } from "./report_schema.ts";
-import { hash53 } from "./hash53.ts";
+import { hash53, slotOf } from "./hash53.ts";
 
 interface Count {
   n: number;
@@ -32,7 +32,6 @@ export class TopCounter {
   #n: Float64Array;
   #bytes: Float64Array;
   #keys: string[];
-  #mask: number;
   #size = 0;
   /** The most one key's count may be over (0 while exact). */
   error = 0;
@@ -47,7 +46,6 @@ export class TopCounter {
     this.#limit = Math.max(2, slack) * capacity;
     let slots = 16;
     while (slots < 2 * this.#limit) slots *= 2;
-    this.#mask = slots - 1;
     this.#hashes = new Float64Array(slots);
     this.#n = new Float64Array(slots);
     this.#bytes = new Float64Array(slots);
@@ -62,19 +60,13 @@ export class TopCounter {
   /** Count `n` requests (of `bytes`) for `key`; `hash` is its `hash53` when the caller has it. */
   add(key: string, bytes: number, n = 1, hash = hash53(key)): void {
     const h = hash || 1;
-    const hashes = this.#hashes;
-    let i = (h >>> 0) & this.#mask;
-    for (;;) {
-      const v = hashes[i];
-      if (v === h) {
-        this.#n[i] += n;
-        this.#bytes[i] += bytes;
-        return;
-      }
-      if (v === 0) break;
-      i = (i + 1) & this.#mask;
+    const i = slotOf(this.#hashes, h);
+    if (this.#hashes[i] === h) {
+      this.#n[i] += n;
+      this.#bytes[i] += bytes;
+      return;
     }
-    hashes[i] = h;
+    this.#hashes[i] = h;
     this.#n[i] = n + this.error;
     this.#bytes[i] = bytes;
     this.#keys[i] = own(key);
@@ -85,7 +77,9 @@ export class TopCounter {
   #prune(): void {
     const counts = new Float64Array(this.#size);
     let k = 0;
-    for (let i = 0; i <= this.#mask; i++) if (this.#hashes[i] !== 0) counts[k++] = this.#n[i];
+    for (let i = 0; i < this.#hashes.length; i++) {
+      if (this.#hashes[i] !== 0) counts[k++] = this.#n[i];
+    }
     counts.sort();
     const keep = this.#capacity;
     const least = counts[counts.length - keep]; // the smallest count kept
@@ -110,8 +104,7 @@ export class TopCounter {
   }
 
   #put(h: number, key: string, n: number, bytes: number): void {
-    let i = (h >>> 0) & this.#mask;
-    while (this.#hashes[i] !== 0) i = (i + 1) & this.#mask;
+    const i = slotOf(this.#hashes, h);
     this.#hashes[i] = h;
     this.#n[i] = n;
     this.#bytes[i] = bytes;
@@ -132,7 +125,7 @@ export class TopCounter {
 
   /** Every key kept and its counts (for merging and saving). */
   *entries(): IterableIterator<[string, Count]> {
-    for (let i = 0; i <= this.#mask; i++) {
+    for (let i = 0; i < this.#hashes.length; i++) {
       if (this.#hashes[i] !== 0) yield [this.#keys[i], { n: this.#n[i], bytes: this.#bytes[i] }];
     }
   }
@@ -151,7 +144,7 @@ export class TopCounter {
       this.add(k, c.bytes, c.n, h);
     }
     if (theirs) {
-      for (let i = 0; i <= this.#mask; i++) {
+      for (let i = 0; i < this.#hashes.length; i++) {
         const h = this.#hashes[i];
         if (h !== 0 && !theirs.has(h)) this.#n[i] += error;
       }
